@@ -43,7 +43,7 @@ enum sse_op {
     SSE_OP_PART,        /* UploadPart, UploadPartCopy: SSE/KID/CTX/BK → 400 */
     SSE_OP_COMPLETE,    /* CompleteMultipartUpload: SSE-C trio optional */
     SSE_OP_READ,        /* GetObject, HeadObject: SSE/KID/CTX/BK → 400 */
-    SSE_OP_COPY_SOURCE, /* x-amz-copy-source-server-side-encryption-customer-* */
+    SSE_OP_COPY_SOURCE, /* the x-amz-copy-source-...-customer-* trio */
 };
 
 /* What a request's headers ask for, validated (sse.md §1, §2, §7, §10). */
