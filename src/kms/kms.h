@@ -28,6 +28,7 @@
 #define KMS_INTERNAL_OVERHEAD 28    /* nonce + tag of kms_internal_seal */
 
 struct meta;
+struct policy;
 
 struct kms_config {
     const char *region;             /* "us-east-1" */
@@ -67,6 +68,10 @@ struct kms_caller {
     const char *source_ip;
     const char *via_service;        /* "s3.<region>.amazonaws.com" or NULL */
     bool secure_transport;
+    const char *user_id;            /* users' stable id ("AIDA..."), or NULL */
+    /* The caller's identity policies (borrowed; NULL/0 = none). */
+    const struct policy *const *identity;
+    size_t nidentity;
 };
 
 /*
