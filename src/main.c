@@ -1,1 +1,389 @@
-int main(void){return 0;}
+/*
+ * coffer: an S3 and KMS server on one port.
+ *
+ *     coffer server [options]     serve until SIGINT or SIGTERM
+ *     coffer version
+ *
+ * main() parses the command line, opens the data directory (metadata,
+ * blobs, credentials, root key, KMS, SSE engine) in dependency order,
+ * starts the listeners and waits for a signal.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "s3/s3.h"
+#include "sse/sse.h"
+#include "store/blob.h"
+#include "store/meta.h"
+#include "util/log.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:9000"
+#define DEFAULT_DATA "./coffer-data"
+#define DEFAULT_REGION "us-east-1"
+#define DEFAULT_BUCKET_KEY_TTL_S 600
+
+static const char usage[] =
+    "usage: coffer server [options]\n"
+    "       coffer version\n"
+    "\n"
+    "Serves the Amazon S3 REST API and the AWS KMS API on one port.\n"
+    "\n"
+    "server options:\n"
+    "  --data DIR              data directory (default " DEFAULT_DATA ")\n"
+    "  --listen HOST:PORT      plain HTTP listener (default "
+    DEFAULT_LISTEN ")\n"
+    "  --tls-listen HOST:PORT  add an HTTPS listener\n"
+    "  --tls-cert FILE         PEM certificate for --tls-listen\n"
+    "  --tls-key FILE          PEM private key for --tls-listen\n"
+    "  --region REGION         region in ARNs and scopes (default "
+    DEFAULT_REGION ")\n"
+    "  --account-id ID         12-digit account id (default: drawn on "
+    "first start)\n"
+    "  --bucket-key-ttl SECS   S3 bucket key lifetime (default 600)\n"
+    "  --access-log FILE       access log (default: standard error)\n"
+    "  --allow-plain-ssec      accept SSE-C keys over plain HTTP\n"
+    "  --verbose               debug logging\n"
+    "\n"
+    "environment:\n"
+    "  COFFER_ROOT_ACCESS_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY\n"
+    "      root credentials; without them the first start writes\n"
+    "      DIR/credentials (aws CLI format, mode 0600)\n"
+    "  COFFER_ROOT_KEY         root key, base64 of 32 bytes (default:\n"
+    "      DIR/root.key, made on first start)\n";
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static int
+parse_args(int argc, char **argv, struct coffer_config *cfg)
+{
+    enum { O_DATA = 256, O_LISTEN, O_TLS_LISTEN, O_TLS_CERT, O_TLS_KEY,
+           O_REGION, O_ACCOUNT, O_TTL, O_ACCESS_LOG, O_PLAIN_SSEC,
+           O_VERBOSE, O_HELP };
+    static const struct option opts[] = {
+        { "data", required_argument, NULL, O_DATA },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "tls-listen", required_argument, NULL, O_TLS_LISTEN },
+        { "tls-cert", required_argument, NULL, O_TLS_CERT },
+        { "tls-key", required_argument, NULL, O_TLS_KEY },
+        { "region", required_argument, NULL, O_REGION },
+        { "account-id", required_argument, NULL, O_ACCOUNT },
+        { "bucket-key-ttl", required_argument, NULL, O_TTL },
+        { "access-log", required_argument, NULL, O_ACCESS_LOG },
+        { "allow-plain-ssec", no_argument, NULL, O_PLAIN_SSEC },
+        { "verbose", no_argument, NULL, O_VERBOSE },
+        { "help", no_argument, NULL, O_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    long ttl = DEFAULT_BUCKET_KEY_TTL_S;
+    char *end;
+    int c;
+
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", DEFAULT_DATA);
+    snprintf(cfg->listen, sizeof(cfg->listen), "%s", DEFAULT_LISTEN);
+    snprintf(cfg->region, sizeof(cfg->region), "%s", DEFAULT_REGION);
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DATA:
+            snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", optarg);
+            break;
+        case O_LISTEN:
+            snprintf(cfg->listen, sizeof(cfg->listen), "%s", optarg);
+            break;
+        case O_TLS_LISTEN:
+            snprintf(cfg->tls_listen, sizeof(cfg->tls_listen), "%s", optarg);
+            break;
+        case O_TLS_CERT:
+            snprintf(cfg->tls_cert, sizeof(cfg->tls_cert), "%s", optarg);
+            break;
+        case O_TLS_KEY:
+            snprintf(cfg->tls_key, sizeof(cfg->tls_key), "%s", optarg);
+            break;
+        case O_REGION:
+            snprintf(cfg->region, sizeof(cfg->region), "%s", optarg);
+            break;
+        case O_ACCOUNT:
+            if (strlen(optarg) != 12 ||
+                strspn(optarg, "0123456789") != 12) {
+                fprintf(stderr, "coffer: --account-id wants 12 digits\n");
+                return -1;
+            }
+            snprintf(cfg->account, sizeof(cfg->account), "%s", optarg);
+            break;
+        case O_TTL:
+            ttl = strtol(optarg, &end, 10);
+            if (*end != '\0' || ttl < 1 || ttl > 86400 * 7) {
+                fprintf(stderr, "coffer: --bucket-key-ttl wants seconds "
+                        "between 1 and 604800\n");
+                return -1;
+            }
+            break;
+        case O_ACCESS_LOG:
+            snprintf(cfg->access_log, sizeof(cfg->access_log), "%s",
+                     optarg);
+            break;
+        case O_PLAIN_SSEC:
+            cfg->allow_plain_ssec = true;
+            break;
+        case O_VERBOSE:
+            log_set_level(LOG_LEVEL_DEBUG);
+            break;
+        case O_HELP:
+            fputs(usage, stdout);
+            exit(0);
+        default:
+            fputs(usage, stderr);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "coffer: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (cfg->tls_listen[0] && (!cfg->tls_cert[0] || !cfg->tls_key[0])) {
+        fprintf(stderr, "coffer: --tls-listen needs --tls-cert and "
+                "--tls-key\n");
+        return -1;
+    }
+    cfg->bucket_key_ttl_ms = ttl * 1000;
+    return 0;
+}
+
+/* The account id: the flag, else the one stored, else a new one. */
+static int
+settle_account(struct coffer *app)
+{
+    char stored[32];
+    uint8_t r[12];
+    int i;
+
+    if (meta_setting_get(app->meta, "account_id", stored,
+                         sizeof(stored)) == 0) {
+        if (app->cfg.account[0] && strcmp(stored, app->cfg.account) != 0)
+            log_warn("main: --account-id %s differs from the stored %s; "
+                     "existing ARNs keep the stored one", app->cfg.account,
+                     stored);
+        if (!app->cfg.account[0])
+            snprintf(app->cfg.account, sizeof(app->cfg.account), "%s",
+                     stored);
+        return 0;
+    }
+    if (!app->cfg.account[0]) {
+        if (crypto_random(r, sizeof(r)) != 0)
+            return CERR_INTERNAL;
+        for (i = 0; i < 12; i++)
+            app->cfg.account[i] = (char)('0' + (i == 0 ? 1 + r[i] % 9
+                                                       : r[i] % 10));
+        app->cfg.account[12] = '\0';
+    }
+    return meta_setting_put(app->meta, "account_id", app->cfg.account);
+}
+
+/* Remove blobs released by changes that did not finish their cleanup. */
+static void
+sweep_garbage(struct coffer *app)
+{
+    struct meta_garbage g = { NULL, 0 };
+    size_t i;
+
+    if (meta_garbage_pending(app->meta, &g) != 0)
+        return;
+    for (i = 0; i < g.n; i++)
+        blob_remove(app->blobs, g.ids[i]);
+    if (g.n > 0) {
+        meta_garbage_forget(app->meta, &g);
+        log_info("main: removed %zu unreferenced bodies", g.n);
+    }
+    meta_garbage_clear(&g);
+}
+
+static int
+open_access_log(struct coffer *app)
+{
+    if (!app->cfg.access_log[0])
+        return 0;
+    app->access_log = fopen(app->cfg.access_log, "a");
+    if (app->access_log == NULL) {
+        log_error_errno("main: cannot open access log %s",
+                        app->cfg.access_log);
+        return CERR_IO;
+    }
+    return 0;
+}
+
+static int
+open_keys(struct coffer *app, struct err_detail *d)
+{
+    struct kms_config kc;
+    struct sse_config sc;
+    char audit[PATH_MAX + 8];
+    int rc;
+
+    memset(&kc, 0, sizeof(kc));
+    rc = kms_root_key_load(app->cfg.data_dir, kc.root_key, d);
+    if (rc != 0)
+        return rc;
+    snprintf(audit, sizeof(audit), "%s/audit", app->cfg.data_dir);
+    kc.region = app->cfg.region;
+    kc.account = app->cfg.account;
+    kc.audit_dir = audit;
+    rc = kms_open(app->meta, &kc, &app->kms, d);
+    crypto_wipe(kc.root_key, sizeof(kc.root_key));
+    if (rc != 0)
+        return rc;
+    kms_client_local(app->kms, &app->kmsc);
+
+    memset(&sc, 0, sizeof(sc));
+    sc.region = app->cfg.region;
+    sc.account = app->cfg.account;
+    sc.bucket_key_ttl_ms = app->cfg.bucket_key_ttl_ms;
+    return sse_open(&sc, app->meta, app->kms, &app->kmsc, &app->sse);
+}
+
+static void
+announce_credentials(struct coffer *app, bool generated)
+{
+    if (generated)
+        log_info("main: generated root credentials in %s/credentials; "
+                 "use them with AWS_SHARED_CREDENTIALS_FILE=%s/credentials",
+                 app->cfg.data_dir, app->cfg.data_dir);
+    else if (getenv("COFFER_ROOT_ACCESS_KEY_ID") == NULL)
+        log_info("main: root credentials are in %s/credentials",
+                 app->cfg.data_dir);
+}
+
+static int
+open_all(struct coffer *app)
+{
+    struct err_detail d;
+    char path[PATH_MAX + 16];
+    bool generated = false;
+    int rc;
+
+    err_clear(&d);
+    if (mkdir(app->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+        log_error_errno("main: cannot create data directory %s",
+                        app->cfg.data_dir);
+        return CERR_IO;
+    }
+    snprintf(path, sizeof(path), "%s/meta.db", app->cfg.data_dir);
+    if ((rc = meta_open_sqlite(path, &app->meta)) != 0) {
+        log_error("main: cannot open metadata %s: %s", path, err_name(rc));
+        return rc;
+    }
+    if ((rc = blob_store_open_fs(app->cfg.data_dir, &app->blobs)) != 0 ||
+        (rc = settle_account(app)) != 0) {
+        log_error("main: cannot open data directory %s: %s",
+                  app->cfg.data_dir, err_name(rc));
+        return rc;
+    }
+    sweep_garbage(app);
+
+    rc = auth_creds_open(app->cfg.data_dir, app->cfg.account, &app->creds,
+                         &generated, &d);
+    if (rc != 0) {
+        log_error("main: credentials: %s", d.message[0] ? d.message
+                                                          : err_name(rc));
+        return rc;
+    }
+    announce_credentials(app, generated);
+
+    if ((rc = open_keys(app, &d)) != 0) {
+        log_error("main: keys: %s", d.message[0] ? d.message
+                                                   : err_name(rc));
+        return rc;
+    }
+    return open_access_log(app);
+}
+
+static void
+close_all(struct coffer *app)
+{
+    sse_close(app->sse);
+    kms_close(app->kms);
+    auth_creds_free(app->creds);
+    blob_store_close(app->blobs);
+    meta_close(app->meta);
+    if (app->access_log)
+        fclose(app->access_log);
+}
+
+static int
+serve(int argc, char **argv)
+{
+    struct coffer app;
+    struct http_server *srv = NULL;
+    struct err_detail d;
+    struct sigaction sa;
+    int rc;
+
+    memset(&app, 0, sizeof(app));
+    pthread_mutex_init(&app.log_lock, NULL);
+    if (parse_args(argc, argv, &app.cfg) != 0)
+        return 2;
+    if (open_all(&app) != 0) {
+        close_all(&app);
+        return 1;
+    }
+
+    err_clear(&d);
+    rc = http_server_start(&app, s3_begin, &srv, &d);
+    if (rc != 0) {
+        log_error("main: %s", d.message);
+        close_all(&app);
+        return 1;
+    }
+    fprintf(stderr, "coffer: listening on http://%s\n", app.cfg.listen);
+    if (app.cfg.tls_listen[0])
+        fprintf(stderr, "coffer: listening on https://%s\n",
+                app.cfg.tls_listen);
+    log_info("main: account %s, region %s, data %s", app.cfg.account,
+             app.cfg.region, app.cfg.data_dir);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    while (!stopping)
+        pause();
+
+    log_info("main: stopping");
+    http_server_stop(srv);
+    close_all(&app);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "server") == 0)
+        return serve(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "version") == 0) {
+        printf("coffer %s\n", COFFER_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+                      strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "help") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    fputs(usage, stderr);
+    return 2;
+}

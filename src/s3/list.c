@@ -1,0 +1,485 @@
+/*
+ * Listings: ListObjects (v1), ListObjectsV2, ListParts and
+ * ListMultipartUploads.  Keys come from the store in byte order; a
+ * delimiter folds every key that shares the part up to its first
+ * delimiter into one CommonPrefixes entry, which counts once toward
+ * max-keys.  Continuation tokens are the base64url text of the position
+ * to resume after, so they need no server-side state.
+ */
+#include "s3/s3_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policy.h"
+#include "util/codec.h"
+#include "util/timefmt.h"
+
+#define LIST_MAX 1000
+#define LIST_BATCH 1000
+
+struct listing {
+    const char *prefix;
+    const char *delimiter;
+    bool url;                       /* encoding-type=url */
+    bool owner;                     /* v2 fetch-owner / always in v1 */
+    size_t max;
+    struct buf contents;            /* <Contents> and <CommonPrefixes> */
+    size_t count;
+    bool truncated;
+    char *last;                     /* resume position after this page */
+};
+
+static void
+put_text(struct buf *b, const char *tag, const char *text, bool url)
+{
+    buf_printf(b, "<%s>", tag);
+    if (url)
+        uri_encode(b, text, strlen(text), true);
+    else
+        buf_put_xml(b, text);
+    buf_printf(b, "</%s>", tag);
+}
+
+/* Token <-> position: base64url without padding. */
+static void
+token_encode(const char *pos, struct buf *out)
+{
+    size_t start = out->len, i;
+
+    buf_put_base64(out, pos, strlen(pos));
+    for (i = start; i < out->len; i++) {
+        if (out->data[i] == '+')
+            out->data[i] = '-';
+        else if (out->data[i] == '/')
+            out->data[i] = '_';
+    }
+    while (out->len > start && out->data[out->len - 1] == '=')
+        out->data[--out->len] = '\0';
+}
+
+static int
+token_decode(const char *tok, char *out, size_t cap)
+{
+    struct buf b = BUF_INIT;
+    size_t i, n;
+    int rc;
+
+    buf_puts(&b, tok);
+    for (i = 0; i < b.len; i++) {
+        if (b.data[i] == '-')
+            b.data[i] = '+';
+        else if (b.data[i] == '_')
+            b.data[i] = '/';
+    }
+    while (b.len % 4)
+        buf_putc(&b, '=');
+    rc = base64_decode(b.data, b.len, out, cap - 1, &n);
+    buf_free(&b);
+    if (rc != 0)
+        return err_set(NULL, CERR_INVALID_ARGUMENT, "bad token");
+    out[n] = '\0';
+    return 0;
+}
+
+static void
+add_object(struct s3_req *r, struct listing *l, const struct meta_object *o)
+{
+    struct buf *b = &l->contents;
+    char when[32], size[24];
+
+    time_iso8601(o->mtime_ms, when);
+    snprintf(size, sizeof(size), "%lld", (long long)o->size);
+    buf_puts(b, "<Contents>");
+    put_text(b, "Key", o->key, l->url);
+    buf_put_xml_elem(b, "LastModified", when);
+    buf_printf(b, "<ETag>&quot;%s&quot;</ETag>", o->etag);
+    if (o->checksum_alg[0])
+        buf_put_xml_elem(b, "ChecksumAlgorithm", o->checksum_alg);
+    buf_put_xml_elem(b, "Size", size);
+    buf_put_xml_elem(b, "StorageClass", "STANDARD");
+    if (l->owner) {
+        buf_puts(b, "<Owner>");
+        buf_put_xml_elem(b, "ID", r->app->cfg.account);
+        buf_put_xml_elem(b, "DisplayName", r->app->cfg.account);
+        buf_puts(b, "</Owner>");
+    }
+    buf_puts(b, "</Contents>");
+}
+
+/*
+ * The common prefix `key` rolls into, written to cp, or false when the
+ * key stands on its own.
+ */
+static bool
+common_prefix(const struct listing *l, const char *key, struct buf *cp)
+{
+    size_t plen = strlen(l->prefix);
+    const char *hit;
+
+    if (!l->delimiter || !l->delimiter[0])
+        return false;
+    hit = strstr(key + plen, l->delimiter);
+    if (hit == NULL)
+        return false;
+    buf_reset(cp);
+    buf_append(cp, key, (size_t)(hit - key) + strlen(l->delimiter));
+    return true;
+}
+
+static int
+set_last(struct listing *l, const char *pos, bool skip_prefix)
+{
+    size_t n = strlen(pos);
+
+    free(l->last);
+    l->last = malloc(n + 2);
+    if (l->last == NULL)
+        return CERR_NOMEM;
+    memcpy(l->last, pos, n + 1);
+    /* 0xff never occurs in UTF-8: resuming after it skips the prefix. */
+    if (skip_prefix) {
+        l->last[n] = (char)0xff;
+        l->last[n + 1] = '\0';
+    }
+    return 0;
+}
+
+/* Walk the bucket from `after`, filling one page. */
+static int
+walk(struct s3_req *r, struct listing *l, const char *after)
+{
+    struct buf cp = BUF_INIT;
+    char *pos = strdup(after);
+    int rc = pos ? 0 : CERR_NOMEM;
+
+    while (rc == 0 && !l->truncated && l->max > 0) {
+        struct meta_object *v = NULL;
+        size_t n = 0, i;
+
+        rc = meta_object_list(r->app->meta, r->bucket, l->prefix, pos,
+                              LIST_BATCH, &v, &n);
+        for (i = 0; rc == 0 && i < n; i++) {
+            bool folded = common_prefix(l, v[i].key, &cp);
+
+            if (l->count == l->max) {
+                l->truncated = true;
+                break;
+            }
+            if (folded) {
+                put_text(&l->contents, "CommonPrefixes><Prefix",
+                         cp.data, l->url);
+                rc = set_last(l, cp.data, true);
+            } else {
+                add_object(r, l, &v[i]);
+                rc = set_last(l, v[i].key, false);
+            }
+            l->count++;
+            if (folded)
+                break;      /* re-query past the folded prefix */
+        }
+        free(pos);
+        pos = l->last ? strdup(l->last) : NULL;
+        meta_object_list_free(v, n);
+        if (n == 0 || (i == n && n < LIST_BATCH))
+            break;
+        if (pos == NULL)
+            rc = CERR_NOMEM;
+    }
+    free(pos);
+    buf_free(&cp);
+    return rc;
+}
+
+static int
+parse_max(struct s3_req *r, const char *name, size_t *out)
+{
+    const char *s = s3_param(r, name);
+    char *end;
+    long n;
+
+    *out = LIST_MAX;
+    if (s == NULL)
+        return 0;
+    n = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || n < 0) {
+        err_set_argument(&r->d, name, s);
+        return err_set(&r->d, CERR_INVALID_ARGUMENT, "Provided %s not an "
+                       "integer or within integer range", name);
+    }
+    *out = n > LIST_MAX ? LIST_MAX : (size_t)n;
+    return 0;
+}
+
+static int
+list_prepare(struct s3_req *r, struct listing *l)
+{
+    struct policy_ctx *c = policy_ctx_new();
+    struct buf arn = BUF_INIT;
+    const char *enc = s3_param(r, "encoding-type");
+    int rc;
+
+    if (c == NULL)
+        return CERR_NOMEM;
+    memset(l, 0, sizeof(*l));
+    l->prefix = s3_param(r, "prefix") ? s3_param(r, "prefix") : "";
+    l->delimiter = s3_param(r, "delimiter");
+    if (s3_param(r, "prefix"))
+        policy_ctx_add(c, "s3:prefix", l->prefix);
+    if (l->delimiter)
+        policy_ctx_add(c, "s3:delimiter", l->delimiter);
+    policy_ctx_add(c, "s3:max-keys", s3_param(r, "max-keys")
+                                    ? s3_param(r, "max-keys") : "1000");
+    s3_bucket_arn(r->bucket, NULL, &arn);
+    rc = s3_authorize(r, "s3:ListBucket", arn.data, c);
+    buf_free(&arn);
+    if (rc != 0 || (rc = s3_load_bucket(r)) != 0)
+        return rc;
+    if (enc && strcmp(enc, "url") != 0) {
+        err_set_argument(&r->d, "encoding-type", enc);
+        return err_set(&r->d, CERR_INVALID_ARGUMENT, "Invalid Encoding "
+                       "Method specified in Request");
+    }
+    l->url = enc != NULL;
+    return parse_max(r, "max-keys", &l->max);
+}
+
+static void
+listing_free(struct listing *l)
+{
+    buf_free(&l->contents);
+    free(l->last);
+}
+
+void
+s3_list_objects_v2(struct s3_req *r)
+{
+    const char *tok = s3_param(r, "continuation-token");
+    const char *sa = s3_param(r, "start-after");
+    const char *fo = s3_param(r, "fetch-owner");
+    struct listing l;
+    struct buf b = BUF_INIT;
+    char after[S3_MAX_KEY + 8];
+    int rc;
+
+    rc = list_prepare(r, &l);
+    l.owner = fo && strcmp(fo, "true") == 0;
+    snprintf(after, sizeof(after), "%s", sa ? sa : "");
+    if (rc == 0 && tok && token_decode(tok, after, sizeof(after)) != 0)
+        rc = err_set(&r->d, CERR_INVALID_ARGUMENT, "The continuation token "
+                     "provided is incorrect");
+    if (rc == 0)
+        rc = walk(r, &l, after);
+    if (rc != 0) {
+        listing_free(&l);
+        s3_fail(r, rc);
+        return;
+    }
+
+    s3_xml_open(&b, "ListBucketResult");
+    buf_put_xml_elem(&b, "Name", r->bucket);
+    put_text(&b, "Prefix", l.prefix, l.url);
+    if (l.delimiter)
+        put_text(&b, "Delimiter", l.delimiter, l.url);
+    buf_printf(&b, "<MaxKeys>%zu</MaxKeys>", l.max);
+    if (l.url)
+        buf_put_xml_elem(&b, "EncodingType", "url");
+    buf_printf(&b, "<KeyCount>%zu</KeyCount>", l.count);
+    buf_printf(&b, "<IsTruncated>%s</IsTruncated>",
+               l.truncated ? "true" : "false");
+    if (tok)
+        buf_put_xml_elem(&b, "ContinuationToken", tok);
+    if (l.truncated) {
+        buf_puts(&b, "<NextContinuationToken>");
+        token_encode(l.last, &b);
+        buf_puts(&b, "</NextContinuationToken>");
+    }
+    if (sa)
+        put_text(&b, "StartAfter", sa, l.url);
+    buf_append(&b, l.contents.data, l.contents.len);
+    buf_puts(&b, "</ListBucketResult>");
+    listing_free(&l);
+    s3_reply_xml(r, 200, &b);
+}
+
+void
+s3_list_objects(struct s3_req *r)
+{
+    const char *marker = s3_param(r, "marker");
+    struct listing l;
+    struct buf b = BUF_INIT;
+    int rc;
+
+    rc = list_prepare(r, &l);
+    l.owner = true;
+    if (rc == 0)
+        rc = walk(r, &l, marker ? marker : "");
+    if (rc != 0) {
+        listing_free(&l);
+        s3_fail(r, rc);
+        return;
+    }
+
+    s3_xml_open(&b, "ListBucketResult");
+    buf_put_xml_elem(&b, "Name", r->bucket);
+    put_text(&b, "Prefix", l.prefix, l.url);
+    put_text(&b, "Marker", marker ? marker : "", l.url);
+    if (l.truncated && l.delimiter)
+        put_text(&b, "NextMarker", l.last, l.url);
+    buf_printf(&b, "<MaxKeys>%zu</MaxKeys>", l.max);
+    if (l.delimiter)
+        put_text(&b, "Delimiter", l.delimiter, l.url);
+    if (l.url)
+        buf_put_xml_elem(&b, "EncodingType", "url");
+    buf_printf(&b, "<IsTruncated>%s</IsTruncated>",
+               l.truncated ? "true" : "false");
+    buf_append(&b, l.contents.data, l.contents.len);
+    buf_puts(&b, "</ListBucketResult>");
+    listing_free(&l);
+    s3_reply_xml(r, 200, &b);
+}
+
+static void
+owner_xml(struct s3_req *r, struct buf *b, const char *tag)
+{
+    buf_printf(b, "<%s>", tag);
+    buf_put_xml_elem(b, "ID", r->app->cfg.account);
+    buf_put_xml_elem(b, "DisplayName", r->app->cfg.account);
+    buf_printf(b, "</%s>", tag);
+}
+
+static void
+part_xml(struct buf *b, const struct meta_body *p, const char *alg)
+{
+    char when[32];
+
+    time_iso8601(p->mtime_ms, when);
+    buf_printf(b, "<Part><PartNumber>%d</PartNumber>", p->part_number);
+    buf_put_xml_elem(b, "LastModified", when);
+    buf_printf(b, "<ETag>&quot;%s&quot;</ETag>", p->etag);
+    buf_printf(b, "<Size>%lld</Size>", (long long)p->size);
+    if (alg[0] && p->checksum[0]) {
+        buf_printf(b, "<Checksum%s>", alg);
+        buf_put_xml(b, p->checksum);
+        buf_printf(b, "</Checksum%s>", alg);
+    }
+    buf_puts(b, "</Part>");
+}
+
+void
+s3_list_parts(struct s3_req *r)
+{
+    const char *id = s3_param(r, "uploadId");
+    const char *pm = s3_param(r, "part-number-marker");
+    struct meta_upload u;
+    struct meta_body *v = NULL;
+    struct buf b = BUF_INIT, arn = BUF_INIT;
+    size_t n = 0, max, i;
+    int marker = pm ? atoi(pm) : 0;
+    int rc;
+
+    memset(&u, 0, sizeof(u));
+    s3_bucket_arn(r->bucket, r->key, &arn);
+    rc = s3_authorize(r, "s3:ListMultipartUploadParts", arn.data, NULL);
+    buf_free(&arn);
+    if (rc == 0 && (rc = s3_load_bucket(r)) == 0 &&
+        (rc = parse_max(r, "max-parts", &max)) == 0 &&
+        (rc = meta_upload_get(r->app->meta, r->bucket, r->key, id,
+                              &u)) == 0)
+        rc = meta_part_list(r->app->meta, id, marker, max + 1, &v, &n);
+    if (rc != 0) {
+        if (rc == CERR_NO_SUCH_UPLOAD)
+            snprintf(r->d.upload_id, sizeof(r->d.upload_id), "%s", id);
+        meta_upload_clear(&u);
+        s3_fail(r, rc);
+        return;
+    }
+
+    s3_xml_open(&b, "ListPartsResult");
+    buf_put_xml_elem(&b, "Bucket", r->bucket);
+    buf_put_xml_elem(&b, "Key", r->key);
+    buf_put_xml_elem(&b, "UploadId", id);
+    owner_xml(r, &b, "Initiator");
+    owner_xml(r, &b, "Owner");
+    buf_put_xml_elem(&b, "StorageClass", "STANDARD");
+    buf_printf(&b, "<PartNumberMarker>%d</PartNumberMarker>", marker);
+    if (n > max)
+        buf_printf(&b, "<NextPartNumberMarker>%d</NextPartNumberMarker>",
+                   v[max - 1].part_number);
+    buf_printf(&b, "<MaxParts>%zu</MaxParts>", max);
+    buf_printf(&b, "<IsTruncated>%s</IsTruncated>",
+               n > max ? "true" : "false");
+    if (u.checksum_alg[0])
+        buf_put_xml_elem(&b, "ChecksumAlgorithm", u.checksum_alg);
+    for (i = 0; i < n && i < max; i++)
+        part_xml(&b, &v[i], u.checksum_alg);
+    buf_puts(&b, "</ListPartsResult>");
+    free(v);
+    meta_upload_clear(&u);
+    s3_reply_xml(r, 200, &b);
+}
+
+static void
+upload_xml(struct s3_req *r, struct buf *b, const struct meta_upload *u)
+{
+    char when[32];
+
+    time_iso8601(u->created_ms, when);
+    buf_puts(b, "<Upload>");
+    buf_put_xml_elem(b, "Key", u->key);
+    buf_put_xml_elem(b, "UploadId", u->upload_id);
+    owner_xml(r, b, "Initiator");
+    owner_xml(r, b, "Owner");
+    buf_put_xml_elem(b, "StorageClass", "STANDARD");
+    buf_put_xml_elem(b, "Initiated", when);
+    if (u->checksum_alg[0])
+        buf_put_xml_elem(b, "ChecksumAlgorithm", u->checksum_alg);
+    buf_puts(b, "</Upload>");
+}
+
+void
+s3_list_uploads(struct s3_req *r)
+{
+    const char *prefix = s3_param(r, "prefix");
+    const char *km = s3_param(r, "key-marker");
+    const char *im = s3_param(r, "upload-id-marker");
+    struct meta_upload *v = NULL;
+    struct buf b = BUF_INIT, arn = BUF_INIT;
+    size_t n = 0, max, i;
+    int rc;
+
+    s3_bucket_arn(r->bucket, NULL, &arn);
+    rc = s3_authorize(r, "s3:ListBucketMultipartUploads", arn.data, NULL);
+    buf_free(&arn);
+    if (rc == 0 && s3_param(r, "delimiter"))
+        /* XXX: a delimiter is refused: CommonPrefixes of uploads are not
+         * built yet. */
+        rc = err_set(&r->d, CERR_NOT_IMPLEMENTED, "coffer does not yet "
+                     "support a delimiter when listing uploads");
+    if (rc == 0 && (rc = s3_load_bucket(r)) == 0 &&
+        (rc = parse_max(r, "max-uploads", &max)) == 0)
+        rc = meta_upload_list(r->app->meta, r->bucket, prefix ? prefix : "",
+                              km ? km : "", im ? im : "", max + 1, &v, &n);
+    if (rc != 0) {
+        s3_fail(r, rc);
+        return;
+    }
+
+    s3_xml_open(&b, "ListMultipartUploadsResult");
+    buf_put_xml_elem(&b, "Bucket", r->bucket);
+    buf_put_xml_elem(&b, "KeyMarker", km ? km : "");
+    buf_put_xml_elem(&b, "UploadIdMarker", im ? im : "");
+    if (n > max) {
+        buf_put_xml_elem(&b, "NextKeyMarker", v[max - 1].key);
+        buf_put_xml_elem(&b, "NextUploadIdMarker", v[max - 1].upload_id);
+    }
+    buf_put_xml_elem(&b, "Prefix", prefix ? prefix : "");
+    buf_printf(&b, "<MaxUploads>%zu</MaxUploads>", max);
+    buf_printf(&b, "<IsTruncated>%s</IsTruncated>",
+               n > max ? "true" : "false");
+    for (i = 0; i < n && i < max; i++)
+        upload_xml(r, &b, &v[i]);
+    buf_puts(&b, "</ListMultipartUploadsResult>");
+    meta_upload_list_free(v, n);
+    s3_reply_xml(r, 200, &b);
+}
