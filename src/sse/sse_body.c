@@ -1,0 +1,383 @@
+/*
+ * The encrypted body format: how every object body (a single PUT, or one
+ * part of a multipart upload) is laid out in its blob.
+ *
+ *   offset  size  field
+ *        0     4  magic "CFB1"
+ *        4     1  format version, 1
+ *        5     1  cipher, 1 = AES-256-GCM
+ *        6     2  reserved, zero
+ *        8     4  segment size in plaintext bytes, big-endian, 65536
+ *       12     8  nonce prefix, random per body
+ *       20        segments
+ *
+ * Segment i holds plaintext bytes [i * 64 KiB, (i + 1) * 64 KiB) sealed
+ * with AES-256-GCM under the body's data key: the ciphertext (as long as
+ * the plaintext) then the 16-byte tag.  Its 12-byte nonce is the prefix,
+ * then a big-endian 32-bit word of (i << 1) | last, where last is 1 only
+ * for the final segment.  The AAD is the 20-byte header.
+ *
+ * Invariants: every segment but the last is full; the last holds 0 to
+ * 64 KiB (0 only for an empty body, which is one empty last segment), so
+ * the stored size is a function of the plaintext size alone.  The reader
+ * knows the plaintext size from the metadata and refuses a blob of any
+ * other size; the index in the nonce catches reordering, the last flag
+ * catches dropping or appending whole segments, the tag catches any other
+ * change, the AAD any change to the header.  A body never reuses a nonce:
+ * the key is derived per body (sse_body_key) and the prefix is random.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "sse/sse.h"
+#include "store/blob.h"
+
+#define SEG SSE_SEGMENT_SIZE
+#define SEALED_SEG (SEG + CRYPTO_TAG_LEN)
+#define MAX_SEGMENTS (1ULL << 31)
+
+static const uint8_t magic[4] = { 'C', 'F', 'B', '1' };
+
+struct sse_writer {
+    struct blob_writer *bw;
+    struct crypto_aead *aead;
+    uint8_t hdr[SSE_HEADER_SIZE];
+    uint8_t *seg;               /* SEALED_SEG bytes */
+    size_t fill;
+    uint64_t index;             /* of the segment being filled */
+    uint64_t total;
+    int err;                    /* sticky after a failure */
+    bool finished;
+};
+
+struct sse_reader {
+    struct blob_reader *br;
+    struct crypto_aead *aead;
+    uint8_t hdr[SSE_HEADER_SIZE];
+    uint64_t plain;
+    uint64_t nseg;
+    uint8_t *seg;               /* SEALED_SEG bytes */
+    int64_t cached;             /* index of the plaintext in seg, -1 none */
+};
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+        (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+segment_count(uint64_t plain)
+{
+    return plain == 0 ? 1 : (plain + SEG - 1) / SEG;
+}
+
+/*
+ * Stored size: header, every segment's tag, and the plaintext itself
+ * (GCM adds nothing else).
+ */
+uint64_t
+sse_stored_size(uint64_t plain_size)
+{
+    return SSE_HEADER_SIZE + segment_count(plain_size) * CRYPTO_TAG_LEN +
+        plain_size;
+}
+
+static void
+make_nonce(const uint8_t *hdr, uint64_t index, bool last,
+           uint8_t nonce[CRYPTO_NONCE_LEN])
+{
+    memcpy(nonce, hdr + 12, 8);
+    put_be32(nonce + 8, (uint32_t)(index << 1) | (last ? 1 : 0));
+}
+
+/* Seal the buffered plaintext as segment w->index and append it. */
+static int
+seal_segment(struct sse_writer *w, bool last)
+{
+    uint8_t nonce[CRYPTO_NONCE_LEN];
+    int rc;
+
+    if (w->index >= MAX_SEGMENTS)
+        return CERR_ENTITY_TOO_LARGE;
+    make_nonce(w->hdr, w->index, last, nonce);
+    rc = crypto_aead_seal(w->aead, nonce, w->hdr, sizeof(w->hdr), w->seg,
+                          w->fill, w->seg, w->seg + w->fill);
+    if (rc == 0)
+        rc = blob_writer_write(w->bw, w->seg, w->fill + CRYPTO_TAG_LEN);
+    crypto_wipe(w->seg, SEALED_SEG);
+
+    w->fill = 0;
+    w->index++;
+    return rc;
+}
+
+/*
+ * Start an encrypted body in bw: write the header with a fresh nonce
+ * prefix.  The key is copied (into the AEAD context, wiped on free).
+ * Returns 0, CERR_NOMEM, CERR_INTERNAL or the blob writer's error; *out
+ * is freed with sse_writer_free.
+ */
+int
+sse_writer_new(struct blob_writer *bw, const uint8_t key[32],
+               struct sse_writer **out)
+{
+    struct sse_writer *w;
+    int rc;
+
+    *out = NULL;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return CERR_NOMEM;
+    w->bw = bw;
+    w->seg = malloc(SEALED_SEG);
+    w->aead = crypto_aead_new(key);
+    if (w->seg == NULL || w->aead == NULL) {
+        rc = CERR_NOMEM;
+        goto fail;
+    }
+
+    memcpy(w->hdr, magic, 4);
+    w->hdr[4] = 1;
+    w->hdr[5] = 1;
+    put_be32(w->hdr + 8, SEG);
+    rc = crypto_random(w->hdr + 12, 8);
+    if (rc == 0)
+        rc = blob_writer_write(bw, w->hdr, sizeof(w->hdr));
+    if (rc != 0)
+        goto fail;
+
+    *out = w;
+    return 0;
+fail:
+    sse_writer_free(w);
+    return rc;
+}
+
+/*
+ * Append plaintext.  A full segment is sealed only when more data
+ * arrives, because only finish knows which segment is the last.  0 or
+ * the first error, which every later call repeats.
+ */
+int
+sse_writer_write(struct sse_writer *w, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    size_t n;
+
+    if (w->err == 0 && w->finished)
+        w->err = CERR_INTERNAL;
+    while (w->err == 0 && len > 0) {
+        if (w->fill == SEG)
+            w->err = seal_segment(w, false);
+        if (w->err != 0)
+            break;
+        n = SEG - w->fill;
+        if (n > len)
+            n = len;
+        memcpy(w->seg + w->fill, p, n);
+        w->fill += n;
+        w->total += n;
+        p += n;
+        len -= n;
+    }
+    return w->err;
+}
+
+/* Seal what is buffered as the last segment.  0 or the first error. */
+int
+sse_writer_finish(struct sse_writer *w)
+{
+    if (w->err == 0 && w->finished)
+        w->err = CERR_INTERNAL;
+    if (w->err == 0)
+        w->err = seal_segment(w, true);
+    w->finished = true;
+    return w->err;
+}
+
+/* Plaintext bytes accepted so far. */
+uint64_t
+sse_writer_size(const struct sse_writer *w)
+{
+    return w->total;
+}
+
+/* Wipe the buffered plaintext and the key, free w (NULL is fine). */
+void
+sse_writer_free(struct sse_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->seg != NULL)
+        crypto_wipe(w->seg, SEALED_SEG);
+    free(w->seg);
+    crypto_aead_free(w->aead);
+    free(w);
+}
+
+/* Read exactly len bytes at off, or CERR_CORRUPT when the blob is short. */
+static int
+read_exact(struct blob_reader *br, void *buf, size_t len, uint64_t off)
+{
+    size_t got;
+    int rc;
+
+    rc = blob_reader_pread(br, buf, len, off, &got);
+    if (rc != 0)
+        return rc;
+    return got == len ? 0 : CERR_CORRUPT;
+}
+
+static int load_segment(struct sse_reader *r, uint64_t i);
+
+static bool
+header_ok(const uint8_t *hdr)
+{
+    return memcmp(hdr, magic, 4) == 0 && hdr[4] == 1 && hdr[5] == 1 &&
+        hdr[6] == 0 && hdr[7] == 0 && get_be32(hdr + 8) == SEG;
+}
+
+/*
+ * Open an encrypted body for random access.  The header must be one this
+ * code writes and the blob exactly as long as plain_size requires, else
+ * CERR_CORRUPT; also CERR_NOMEM or the blob store's error.  The key is
+ * copied; free *out with sse_reader_close.
+ */
+int
+sse_reader_open(struct blob_store *bs, const char *blob_id,
+                const uint8_t key[32], uint64_t plain_size,
+                struct sse_reader **out)
+{
+    struct sse_reader *r;
+    int rc;
+
+    *out = NULL;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return CERR_NOMEM;
+    r->cached = -1;
+    r->plain = plain_size;
+    r->nseg = segment_count(plain_size);
+    if (r->nseg > MAX_SEGMENTS) {
+        rc = CERR_CORRUPT;
+        goto fail;
+    }
+
+    rc = blob_reader_open(bs, blob_id, &r->br);
+    if (rc != 0)
+        goto fail;
+    rc = read_exact(r->br, r->hdr, sizeof(r->hdr), 0);
+    if (rc == 0 && (!header_ok(r->hdr) ||
+                    blob_reader_size(r->br) != sse_stored_size(plain_size)))
+        rc = CERR_CORRUPT;
+    if (rc != 0)
+        goto fail;
+
+    r->seg = malloc(SEALED_SEG);
+    r->aead = crypto_aead_new(key);
+    if (r->seg == NULL || r->aead == NULL) {
+        rc = CERR_NOMEM;
+        goto fail;
+    }
+
+    /* An empty body is never read, so check its one segment now. */
+    if (plain_size == 0 && (rc = load_segment(r, 0)) != 0)
+        goto fail;
+    *out = r;
+    return 0;
+fail:
+    sse_reader_close(r);
+    return rc;
+}
+
+/* Decrypt segment i into r->seg, unless it is already there. */
+static int
+load_segment(struct sse_reader *r, uint64_t i)
+{
+    uint8_t nonce[CRYPTO_NONCE_LEN];
+    uint64_t start = i * SEG;
+    size_t len;
+    int rc;
+
+    if (r->cached == (int64_t)i)
+        return 0;
+    r->cached = -1;
+    len = r->plain - start < SEG ? r->plain - start : SEG;
+    rc = read_exact(r->br, r->seg, len + CRYPTO_TAG_LEN,
+                    SSE_HEADER_SIZE + i * SEALED_SEG);
+    if (rc != 0)
+        return rc;
+
+    make_nonce(r->hdr, i, i + 1 == r->nseg, nonce);
+    rc = crypto_aead_open(r->aead, nonce, r->hdr, sizeof(r->hdr), r->seg,
+                          len, r->seg + len, r->seg);
+    if (rc != 0) {
+        crypto_wipe(r->seg, SEALED_SEG);
+        return CERR_CORRUPT;
+    }
+    r->cached = (int64_t)i;
+    return 0;
+}
+
+/*
+ * Copy plaintext [off, off + cap) (clipped to the body) into buf, one
+ * segment at a time.  0, CERR_CORRUPT when a segment fails to
+ * authenticate, or the blob store's error; *got counts bytes copied
+ * before any failure.
+ */
+int
+sse_reader_read(struct sse_reader *r, uint64_t off, void *buf, size_t cap,
+                size_t *got)
+{
+    uint8_t *p = buf;
+    uint64_t i, in;
+    size_t n;
+    int rc;
+
+    *got = 0;
+    while (cap > 0 && off < r->plain) {
+        i = off / SEG;
+        in = off % SEG;
+        rc = load_segment(r, i);
+        if (rc != 0)
+            return rc;
+
+        n = SEG - in;
+        if (n > r->plain - off)
+            n = r->plain - off;
+        if (n > cap)
+            n = cap;
+        memcpy(p, r->seg + in, n);
+        p += n;
+        off += n;
+        cap -= n;
+        *got += n;
+    }
+    return 0;
+}
+
+/* Wipe the cached plaintext and the key, free r (NULL is fine). */
+void
+sse_reader_close(struct sse_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->seg != NULL)
+        crypto_wipe(r->seg, SEALED_SEG);
+    free(r->seg);
+    crypto_aead_free(r->aead);
+    blob_reader_close(r->br);
+    free(r);
+}
