@@ -43,8 +43,9 @@ int meta_open_sqlite(const char *path, struct meta **out);
 void meta_close(struct meta *m);
 
 /*
- * Test hook: make the nth next transaction (n = 1: the very next one) fail
- * just before its commit with CERR_IO and roll back.  n <= 0 turns it off.
+ * Test hook: make the nth next writing transaction (n = 1: the very next
+ * one) fail just before its commit with CERR_IO and roll back, as a crash
+ * there would.  Reads are not counted.  n <= 0 turns it off.
  */
 void meta_fail_nth(struct meta *m, int n);
 
