@@ -153,6 +153,15 @@ int kms_internal_mac(struct kms *k, const char *purpose, const void *data,
                      size_t len, uint8_t out[32]);
 
 /*
+ * Check the hash chain of the audit trail in audit_dir (every
+ * audit-YYYYMMDD.jsonl, oldest first, starting from the zero hash).
+ * Returns 0 with *lines = the number of lines checked, CERR_CORRUPT with
+ * the first bad file and line in d->message, or CERR_IO.
+ */
+int kms_audit_verify(const char *audit_dir, size_t *lines,
+                     struct err_detail *d);
+
+/*
  * Counters for operators: calls per key ARN and operation, as a JSON
  * object {"<arn>": {"Decrypt": n, ...}, ...} appended to `out`.
  */
