@@ -46,10 +46,20 @@ int policy_parse(const char *text, size_t len, enum policy_kind kind,
 void policy_free(struct policy *p);
 
 /*
- * True when an Allow statement grants "*" or {"AWS":"*"} without a
- * Condition (what GetBucketPolicyStatus calls public).
+ * True when an Allow statement grants "*", {"AWS":"*"} or NotPrincipal
+ * without a condition on a restricting key (source address, account,
+ * principal): what GetBucketPolicyStatus calls public.
  */
 bool policy_is_public(const struct policy *p);
+
+/*
+ * Call fn(arn, arg) for each IAM user ARN the policy names as a
+ * Principal or NotPrincipal, so a caller with the user store can refuse
+ * a policy naming users that do not exist (AWS does: "Invalid principal
+ * in policy").  Stops at and returns fn's first non-zero result; else 0.
+ */
+int policy_foreach_user(const struct policy *p,
+                        int (*fn)(const char *arn, void *arg), void *arg);
 
 /*
  * Human-readable warnings about the policy (unknown aws: keys, known
@@ -77,7 +87,10 @@ struct policy_principal {
  * The request context: condition keys and their values.  A multi-valued
  * key (s3:RequestObjectTagKeys, kms:EncryptionContextKeys) is added once
  * per value.  Key names are case-insensitive; the caller adds only keys
- * that are present (policy.md §5 says which are always present).
+ * that are present (policy.md §5 says which are always present).  The
+ * principal keys (aws:PrincipalArn, aws:PrincipalAccount,
+ * aws:PrincipalType, aws:userid, aws:username) are derived from the
+ * request's principal when the context does not hold them.
  */
 struct policy_ctx;
 
