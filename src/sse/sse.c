@@ -101,6 +101,7 @@ cache_find_write(struct sse *s, const char *bucket, const char *arn,
     if (best != NULL) {
         memcpy(key, best->key, 32);
         *id = best->id;
+        best->used_ms = now;
     }
     pthread_mutex_unlock(&s->lock);
     return best != NULL;
@@ -121,6 +122,7 @@ cache_find_read(struct sse *s, int64_t id, const char *bucket,
         if (e->id == id && e->loaded_ms + s->ttl_ms > now &&
             strcmp(e->bucket, bucket) == 0 && strcmp(e->arn, arn) == 0) {
             memcpy(key, e->key, 32);
+            e->used_ms = now;
             found = true;
         }
     }
@@ -128,7 +130,8 @@ cache_find_read(struct sse *s, int64_t id, const char *bucket,
     return found;
 }
 
-/* Add a key, replacing its own row or else the least recently loaded. */
+/* Add a key, replacing its own row, a free slot or the least recently
+ * used entry. */
 static void
 cache_insert(struct sse *s, const struct meta_bucket_key *row,
              const uint8_t key[32], int64_t now)
@@ -142,16 +145,19 @@ cache_insert(struct sse *s, const struct meta_bucket_key *row,
             e = &s->cache[i];
     if (e == NULL && s->ncache < SSE_BK_CACHE_MAX)
         e = &s->cache[s->ncache++];
-    for (i = 0; e == NULL && i < s->ncache; i++)
-        if (i == 0 || s->cache[i].loaded_ms < e->loaded_ms)
-            e = &s->cache[i];
+    if (e == NULL) {
+        e = &s->cache[0];
+        for (i = 1; i < s->ncache; i++)
+            if (s->cache[i].used_ms < e->used_ms)
+                e = &s->cache[i];
+    }
 
     e->id = row->id;
     snprintf(e->bucket, sizeof(e->bucket), "%s", row->bucket);
     snprintf(e->arn, sizeof(e->arn), "%s", row->kms_key_arn);
     memcpy(e->key, key, 32);
     e->created_ms = row->created_ms;
-    e->loaded_ms = now;
+    e->loaded_ms = e->used_ms = now;
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -21,6 +21,7 @@ struct sse_bk_entry {
     uint8_t key[32];
     int64_t created_ms;         /* when KMS made it: bounds reuse for writes */
     int64_t loaded_ms;          /* when it entered the cache: bounds reads */
+    int64_t used_ms;            /* last hit: the least recent is evicted */
 };
 
 struct sse {

@@ -1532,6 +1532,40 @@ test_bucket_key_expiry(void **state)
     assert_int_equal(kms_count(f, "GenerateDataKey"), gdk + 3);
 }
 
+/* A full cache evicts the least recently used bucket key. */
+static void
+test_bucket_key_eviction(void **state)
+{
+    struct fix *f = *state;
+    struct meta_sse rec;
+    struct sse_key ok;
+    char name[16];
+    long dec;
+    int i, n = 257;
+
+    for (i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "b%d", i);
+        make_bucket(f, name, NULL, NULL, false);
+        if (i < n - 1)
+            write_bk(f, name, f->key_id, 1, &rec, &ok);
+    }
+    /* b0 used again, so b1 is now the least recently used. */
+    write_bk(f, "b0", f->key_id, 1, &rec, &ok);
+    write_bk(f, "b256", f->key_id, 1, &rec, &ok);
+
+    dec = kms_count(f, "Decrypt");
+    for (i = 0; i < n; i++) {
+        if (i == 1)
+            continue;
+        snprintf(name, sizeof(name), "b%d", i);
+        write_bk(f, name, f->key_id, 1, &rec, &ok);
+    }
+    assert_int_equal(kms_count(f, "Decrypt"), dec);
+    write_bk(f, "b1", f->key_id, 1, &rec, &ok);
+    assert_int_equal(kms_count(f, "Decrypt"), dec + 1);
+    sse_key_wipe(&ok);
+}
+
 /* Row 16: a disabled key stops writes and reads, cached or not. */
 static void
 test_disabled_key(void **state)
@@ -1611,6 +1645,7 @@ main(void)
         KEY_TEST(test_bucket_key_cache),
         KEY_TEST(test_bucket_key_read_after_restart),
         KEY_TEST(test_bucket_key_expiry),
+        KEY_TEST(test_bucket_key_eviction),
         KEY_TEST(test_disabled_key),
     };
 
