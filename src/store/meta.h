@@ -349,7 +349,8 @@ struct meta_kms_alias {
 /*
  * Create a key with its first material (which becomes current whatever
  * k->current_material says; mat may be NULL for a key without material)
- * and its tags.  CERR_KMS_ALREADY_EXISTS if the key id is taken.
+ * and its tags.  CERR_KMS_ALREADY_EXISTS if the key id is taken,
+ * CERR_INVALID_ARGUMENT if mat->key_id is not k->key_id.
  */
 int meta_kms_key_create(struct meta *m, const struct meta_kms_key *k,
                         const struct meta_kms_material *mat,
@@ -387,7 +388,7 @@ int meta_kms_material_get(struct meta *m, const char *key_id,
                           struct meta_kms_material *out);
 
 /* A key's materials, oldest first; *out malloc'd, free() it (wipe first:
- * the material is wrapped, but still key material). */
+ * the material is wrapped, but still key material).  CERR_KMS_NOT_FOUND. */
 int meta_kms_material_list(struct meta *m, const char *key_id,
                            struct meta_kms_material **out, size_t *n);
 

@@ -368,6 +368,9 @@ bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
     size_t len;
     int i, rc = SQLITE_OK;
 
+    /* A format that does not match the SQL is a bug here, not input. */
+    if (strlen(fmt) != (size_t)sqlite3_bind_parameter_count(st))
+        return CERR_INTERNAL;
     for (i = 1; *fmt != '\0' && rc == SQLITE_OK; fmt++, i++) {
         switch (*fmt) {
         case 't':

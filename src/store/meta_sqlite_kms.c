@@ -201,7 +201,7 @@ sq_kms_key_update(struct meta *m, const struct meta_kms_key *k)
 
     if ((rc = msq_begin(DB(m), true, &c)) != 0)
         return rc;
-    rc = msq_exec(c, SQL_KEY_UPDATE, "ttIitiiIt", k->key_id,
+    rc = msq_exec(c, SQL_KEY_UPDATE, "tttIitiiIt", k->key_id,
                   k->description ? k->description : "", k->state,
                   k->deletion_ms, k->pending_days, k->policy,
                   (int)k->rotation_enabled, k->rotation_days,

@@ -484,11 +484,12 @@ upload_where(struct msq_conn *c, const char *upload_id, char bucket[64],
     rc = msq_stmt(c, SQL_UPL_WHERE, &st, "t", upload_id);
     if (rc == 0 && (rc = msq_step(st)) == 0)
         return CERR_NO_SUCH_UPLOAD;
-    if (rc == 1 && bucket != NULL)
-        rc = msq_col_text(st, 0, bucket, 64);
-    if (rc == 1 && key != NULL)
-        rc = msq_col_text(st, 1, key, 1025);
-    return rc == 1 ? 0 : rc;
+    if (rc != 1)
+        return rc;
+    if (bucket == NULL)
+        return 0;
+    rc = msq_col_text(st, 0, bucket, 64);
+    return rc == 0 ? msq_col_text(st, 1, key, 1025) : rc;
 }
 
 static int
