@@ -5,6 +5,7 @@
  * store in a temporary directory (§13 rows 1-15), SSE-C key handling, and
  * the bucket-key cache's effect on KMS call counts.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1532,6 +1533,66 @@ test_bucket_key_expiry(void **state)
     assert_int_equal(kms_count(f, "GenerateDataKey"), gdk + 3);
 }
 
+struct writer_arg {
+    struct fix *f;
+    struct sse_request *req;
+    struct meta_bucket *rule;
+    int n;
+    int rc;
+    int64_t ids[10];
+};
+
+/* Thread body: n bucket-key writes; results checked by the main thread
+ * (cmocka's asserts belong to the main thread). */
+static void *
+writer_thread(void *p)
+{
+    struct writer_arg *a = p;
+    struct meta_sse rec;
+    struct sse_key ok;
+    struct err_detail d;
+    int i;
+
+    for (i = 0; i < a->n && a->rc == 0; i++) {
+        a->rc = sse_new_object(a->f->s, &root, "plain", "t", a->req,
+                               a->rule, &rec, &ok, &d);
+        a->ids[i] = rec.bucket_key_id;
+        sse_key_wipe(&ok);
+    }
+    return NULL;
+}
+
+/* Concurrent first writes to a bucket make one bucket key, not many. */
+static void
+test_bucket_key_concurrent(void **state)
+{
+    struct fix *f = *state;
+    struct writer_arg args[8];
+    pthread_t th[8];
+    struct sse_request req;
+    struct meta_bucket rule;
+    long gdk = kms_count(f, "GenerateDataKey");
+    int i, j;
+
+    write_req(&req, P_SSE, "aws:kms", P_KID, f->key_id, P_BK, "true", NULL);
+    memset(&rule, 0, sizeof(rule));
+    for (i = 0; i < 8; i++) {
+        args[i] = (struct writer_arg){ f, &req, &rule, 10, 0, { 0 } };
+        assert_int_equal(pthread_create(&th[i], NULL, writer_thread,
+                                        &args[i]), 0);
+    }
+    for (i = 0; i < 8; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+
+    for (i = 0; i < 8; i++) {
+        assert_int_equal(args[i].rc, 0);
+        for (j = 0; j < 10; j++)
+            assert_int_equal(args[i].ids[j], args[0].ids[0]);
+    }
+    assert_int_equal(kms_count(f, "GenerateDataKey"), gdk + 1);
+    sse_request_clear(&req);
+}
+
 /* A full cache evicts the least recently used bucket key. */
 static void
 test_bucket_key_eviction(void **state)
@@ -1583,8 +1644,7 @@ test_disabled_key(void **state)
     write_bk(f, "plain", f->key_id, 1, &bk_rec, &bk_ok);
 
     snprintf(body, sizeof(body), "{\"KeyId\":\"%s\"}", f->key_id);
-    if (kms_call(f, "DisableKey", body, NULL) != 0)
-        skip();
+    assert_int_equal(kms_call(f, "DisableKey", body, NULL), 0);
     write_req(&req, P_SSE, "aws:kms", P_KID, f->key_id, NULL);
     assert_int_equal(new_obj(f, "plain", "q", &req, &rec, &ok, &d),
                      CERR_KMS_DISABLED);
@@ -1645,6 +1705,7 @@ main(void)
         KEY_TEST(test_bucket_key_cache),
         KEY_TEST(test_bucket_key_read_after_restart),
         KEY_TEST(test_bucket_key_expiry),
+        KEY_TEST(test_bucket_key_concurrent),
         KEY_TEST(test_bucket_key_eviction),
         KEY_TEST(test_disabled_key),
     };
