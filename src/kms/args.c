@@ -150,8 +150,9 @@ kms_arg_bool(struct kms_req *r, const char *name, bool *out)
 }
 
 /*
- * A base64 blob member decoded into out (cap = max bytes), between min and
- * max bytes once decoded.  Sensitive: messages never show the value.
+ * A base64 blob member decoded into out, between min and max bytes once
+ * decoded.  out must hold max + 2 bytes: the decoder writes whole groups
+ * of three, padding included.  Sensitive: messages never show the value.
  */
 int
 kms_arg_blob(struct kms_req *r, const char *name, const char *wire,
@@ -179,7 +180,7 @@ kms_arg_blob(struct kms_req *r, const char *name, const char *wire,
         return kms_validation(r->d, VE "Value at '%s' failed to satisfy "
                               "constraint: Member must have length less "
                               "than or equal to %zu", wire, max);
-    if (base64_decode(text, tl, out, max, &n) != 0)
+    if (base64_decode(text, tl, out, max + 2, &n) != 0)
         return err_set(r->d, CERR_KMS_SERIALIZATION, "Member %s is not "
                        "valid base64", name);
     if (n < min) {

@@ -112,7 +112,7 @@ load_policy(const struct meta_kms_key *key, struct policy **out)
     *out = NULL;
     if (key->policy == NULL)
         return 0;               /* no key policy: nobody may use the key */
-    rc = policy_parse(key->policy, strlen(key->policy), POLICY_KEY, NULL,
+    rc = policy_parse(key->policy, strlen(key->policy), POLICY_KEY, "",
                       out, NULL);
     return rc == CERR_NOMEM ? rc : rc != 0 ? CERR_CORRUPT : 0;
 }
@@ -218,7 +218,7 @@ kms_policy_check(struct kms_req *r, const char *text, size_t len,
                               "Member must satisfy regular expression "
                               "pattern: [\\u0009\\u000A\\u000D"
                               "\\u0020-\\u00FF]+");
-    rc = policy_parse(text, len, POLICY_KEY, NULL, &p, r->d);
+    rc = policy_parse(text, len, POLICY_KEY, "", &p, r->d);
     if (rc == CERR_MALFORMED_POLICY)
         return CERR_KMS_MALFORMED_POLICY;
     if (rc != 0 || bypass)

@@ -447,13 +447,14 @@ kms_internal_mac(struct kms *k, const char *purpose, const void *data,
                  size_t len, uint8_t out[32])
 {
     static const char info[] = "coffer internal mac v1";
+    static const uint8_t salt[32];      /* RFC 5869's default: zeros */
     uint8_t key[32], mk[32];
     int rc;
 
     rc = internal_key(k, purpose, key);
     if (rc == 0)
-        rc = crypto_hkdf_sha256(key, 32, NULL, 0, info, sizeof(info) - 1,
-                                mk, 32);
+        rc = crypto_hkdf_sha256(key, 32, salt, sizeof(salt), info,
+                                sizeof(info) - 1, mk, 32);
     if (rc == 0)
         crypto_hmac_sha256(mk, 32, data, len, out);
     crypto_wipe(key, sizeof(key));

@@ -301,7 +301,7 @@ kms_handle(struct kms *k, const struct kms_caller *c, const char *op,
            const char *body, size_t len, struct buf *out,
            struct err_detail *d)
 {
-    uint8_t plain[KMS_PLAIN_MAX];
+    uint8_t plain[KMS_PLAIN_MAX + 2];  /* + 2: see kms_arg_blob */
     const struct op_entry *e = find_op(op);
     struct kms_req r;
     size_t mark = out->len;

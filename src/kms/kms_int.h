@@ -110,6 +110,7 @@ int kms_arg_int(struct kms_req *r, const char *name, const char *wire,
                 bool required, int64_t min, int64_t max, int64_t *out,
                 bool *present);
 int kms_arg_bool(struct kms_req *r, const char *name, bool *out);
+/* out must hold max + 2 bytes (see args.c). */
 int kms_arg_blob(struct kms_req *r, const char *name, const char *wire,
                  bool required, size_t min, size_t max, uint8_t *out,
                  size_t *len, bool *present);

@@ -166,7 +166,7 @@ kms_op_encrypt(struct kms_req *r)
 int
 kms_op_decrypt(struct kms_req *r)
 {
-    uint8_t blob[KMS_BLOB_MAX];
+    uint8_t blob[KMS_BLOB_MAX + 2];
     size_t len = 0, plen = KMS_PLAIN_MAX;
     const char *ref = NULL;
     int rc;
@@ -198,7 +198,7 @@ kms_op_decrypt(struct kms_req *r)
 int
 kms_op_reencrypt(struct kms_req *r)
 {
-    uint8_t in[KMS_BLOB_MAX], out[KMS_BLOB_MAX];
+    uint8_t in[KMS_BLOB_MAX + 2], out[KMS_BLOB_MAX];
     size_t len = 0, plen = KMS_PLAIN_MAX, outlen = sizeof(out);
     const char *src = NULL, *dst = NULL;
     const json_t *sctx = NULL, *dctx = NULL;
