@@ -255,6 +255,8 @@ kms_arg_enum(struct kms_req *r, const char *name, const char *wire,
             *out = values[i];
             return 0;
         }
+    }
+    for (i = 0; values[i] != NULL; i++) {
         buf_puts(&set, i > 0 ? ", " : "");
         buf_puts(&set, values[i]);
     }

@@ -97,7 +97,8 @@ list_files(const char *dir, char ***out, size_t *n)
         cnt++;
     }
     closedir(dp);
-    qsort(v, cnt, sizeof(*v), cmp_names);
+    if (cnt > 1)
+        qsort(v, cnt, sizeof(*v), cmp_names);
     *out = v;
     *n = cnt;
     return 0;
