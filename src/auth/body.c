@@ -152,9 +152,8 @@ scan_checksum_headers(struct auth_body *b, const struct headers *h,
             strcmp(name + 15, "mode") == 0 || strcmp(name + 15, "type") == 0)
             continue;
         alg = cksum_alg_by_header(name);
-        if (alg < 0)    /* XXX: sha512, md5 and xxhash checksums are not
-                         * implemented; clients sending them get 400
-                         * InvalidRequest. */
+        /* XXX: no sha512, md5 or xxhash checksums; those get 400. */
+        if (alg < 0)
             return err_set(d, CERR_INVALID_REQUEST, "The %s checksum is "
                            "not supported.", name + 15);
         rc = claim_checksum(b, alg, false, d);
@@ -215,8 +214,8 @@ scan_sdk_algorithm(struct auth_body *b, const struct headers *h,
     if (!header_trimmed(h, "x-amz-sdk-checksum-algorithm", v, sizeof(v)))
         return 0;
     alg = cksum_alg_by_name(v);
-    if (alg < 0)        /* XXX: only CRC32, CRC32C, CRC64NVME, SHA1 and
-                         * SHA256 are implemented; others get 400. */
+    /* XXX: no SHA512, MD5 or XXHASH algorithms; those get 400. */
+    if (alg < 0)
         return err_set(d, CERR_INVALID_REQUEST, "Checksum algorithm %s is "
                        "not supported.", v);
     if (b->ck_alg < 0)

@@ -231,9 +231,11 @@ sigv4_canonical_headers(struct buf *b, const struct headers *h,
             name[i] = (char)tolower((unsigned char)p[i]);
         name[n] = '\0';
 
-        /* XXX: repeated header fields arrive joined without their own
-         * whitespace trimmed, so a client that signs a repeated field
-         * with blanks around a value gets SignatureDoesNotMatch. */
+        /*
+         * XXX: a repeated field arrives already joined, so blanks around
+         * its inner values are kept; a client that signs such a field
+         * gets SignatureDoesNotMatch.
+         */
         v = headers_get(h, name);
         if (v == NULL)
             return CERR_SIGNATURE_MISMATCH;

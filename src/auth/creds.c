@@ -186,7 +186,7 @@ make_pair(struct auth_creds *c)
     return 0;
 }
 
-/* fsync the directory holding `path`, so the new name survives a crash. */
+/* fsync a directory, so a name just created in it survives a crash. */
 static int
 sync_dir(const char *dir)
 {

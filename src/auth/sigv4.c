@@ -737,10 +737,12 @@ auth_sigv4_verify(struct auth_creds *c, const struct sigv4_request *r,
     else
         return verify_anonymous(&req, out, d);
 
-    if (rc == 0)
+    if (rc == 0) {
         fill_result(&cl, out);
-    else
+    } else {
         crypto_wipe(out->signing_key, sizeof(out->signing_key));
+        memset(&out->principal, 0, sizeof(out->principal));
+    }
     free(cl.signed_headers);
     return rc;
 }
