@@ -38,7 +38,8 @@ void blob_store_close(struct blob_store *s);
 /* Start a body: a new temporary file.  0, CERR_NOMEM or CERR_IO. */
 int blob_writer_new(struct blob_store *s, struct blob_writer **out);
 
-/* Append len bytes.  0 or CERR_IO; after a failure only abort is useful. */
+/* Append len bytes.  0 or CERR_IO; after a failure only abort is useful
+ * (commit then fails too, so a body with a hole is never committed). */
 int blob_writer_write(struct blob_writer *w, const void *data, size_t len);
 
 /* Bytes written so far. */

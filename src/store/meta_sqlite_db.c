@@ -23,8 +23,10 @@
 #define POOL_SIZE 8
 #define BUSY_MS 10000
 #define CACHE_SLOTS 256         /* more than the back end's SQL strings */
-#define APP_ID 0x436f6672       /* "Cofr" */
+#define APP_ID 1131374194       /* 0x436f6672, "Cofr" */
 #define SCHEMA_VERSION 1
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
 struct cached {
     const char *sql;
@@ -197,8 +199,8 @@ schema_init(sqlite3 *db)
     if (rc == 0 && ver == 0) {
         rc = run(db, schema);
         if (rc == 0)
-            rc = run(db, "PRAGMA application_id=1131374194;"
-                         " PRAGMA user_version=1;");
+            rc = run(db, "PRAGMA application_id=" XSTR(APP_ID) ";"
+                         " PRAGMA user_version=" XSTR(SCHEMA_VERSION));
     }
     if (rc == 0)
         return run(db, "COMMIT");

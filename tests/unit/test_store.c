@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,11 +204,13 @@ test_blob_bad_ids(void **state)
     struct fx *fx = *state;
     struct blob_reader *r;
 
-    assert_int_equal(blob_reader_open(fx->bs, "0123456789abcdef0123456789abcdef",
+    assert_int_equal(blob_reader_open(fx->bs,
+                                      "0123456789abcdef0123456789abcdef",
                                       &r), CERR_CORRUPT);
     assert_int_equal(blob_reader_open(fx->bs, "../../etc/passwd", &r),
                      CERR_CORRUPT);
-    assert_int_equal(blob_reader_open(fx->bs, "0123456789ABCDEF0123456789abcdef",
+    assert_int_equal(blob_reader_open(fx->bs,
+                                      "0123456789ABCDEF0123456789abcdef",
                                       &r), CERR_CORRUPT);
     assert_int_equal(blob_remove(fx->bs, "0123456789abcdef0123456789abcdef"),
                      0);
@@ -254,6 +257,23 @@ test_blob_fail_write(void **state)
     assert_int_equal(blob_writer_write(w, "two", 3), CERR_IO);
     assert_int_equal(blob_writer_size(w), 3);
     blob_writer_abort(w);
+    assert_int_equal(count_dir(fx, "tmp"), 0);
+    assert_int_equal(count_blobs(fx), 0);
+}
+
+static void
+test_blob_commit_after_failed_write(void **state)
+{
+    struct fx *fx = *state;
+    struct blob_writer *w;
+    char id[BLOB_ID_LEN];
+
+    /* A body with a hole must never be committed. */
+    blob_store_fail_nth(fx->bs, "write", 1);
+    assert_int_equal(blob_writer_new(fx->bs, &w), 0);
+    assert_int_equal(blob_writer_write(w, "lost", 4), CERR_IO);
+    assert_int_equal(blob_writer_write(w, "kept", 4), 0);
+    assert_int_equal(blob_writer_commit(w, id), CERR_IO);
     assert_int_equal(count_dir(fx, "tmp"), 0);
     assert_int_equal(count_blobs(fx), 0);
 }
@@ -500,13 +520,15 @@ test_bucket_settings(void **state)
 
 /* ---- Objects ---------------------------------------------------------- */
 
-static int id_counter;
+static atomic_int id_counter;
 
 /* A fresh fake blob id (tests of metadata need no files). */
 static void
 fake_id(char id[33])
 {
-    snprintf(id, 33, "%032x", ++id_counter);
+    unsigned n = (unsigned)atomic_fetch_add(&id_counter, 1) + 1;
+
+    snprintf(id, 33, "%032x", n);
 }
 
 /* An object with nb single-part bodies of 10 bytes each. */
@@ -1730,7 +1752,7 @@ struct racer {
     int reads;
 };
 
-static volatile int writers_done;
+static atomic_int writers_done;
 
 /* Does o look like one writer's put, whole?  Its etag repeats the first
  * body's id and the second body's id is the first's plus 1000. */
@@ -1787,7 +1809,7 @@ reader(void *arg)
     struct meta_object o;
     int rc;
 
-    while (!writers_done) {
+    while (!atomic_load(&writers_done)) {
         rc = meta_object_get(r->fx->m, "b", "hot key", &o);
         if (rc == 0 && !consistent(&o))
             r->torn++;
@@ -1816,7 +1838,7 @@ test_concurrent_puts_one_key(void **state)
     size_t i, j;
 
     make_bucket(fx, "b");
-    writers_done = 0;
+    atomic_store(&writers_done, 0);
     memset(w, 0, sizeof(w));
     memset(rd, 0, sizeof(rd));
     for (i = 0; i < 2; i++) {
@@ -1830,7 +1852,7 @@ test_concurrent_puts_one_key(void **state)
     }
     for (i = 0; i < NTHREADS; i++)
         pthread_join(wt[i], NULL);
-    writers_done = 1;
+    atomic_store(&writers_done, 1);
     for (i = 0; i < 2; i++) {
         pthread_join(rt[i], NULL);
         assert_int_equal(rd[i].torn, 0);
@@ -1905,6 +1927,7 @@ main(void)
         T(test_blob_bad_ids),
         T(test_blob_tmp_sweep_on_open),
         T(test_blob_fail_write),
+        T(test_blob_commit_after_failed_write),
         T(test_blob_fail_fsync_file),
         T(test_blob_fail_fsync_dir),
         T(test_blob_fail_rename),
