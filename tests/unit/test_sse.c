@@ -1627,6 +1627,53 @@ test_bucket_key_eviction(void **state)
     sse_key_wipe(&ok);
 }
 
+/*
+ * Row 40 and §8: a caller the key policy refuses gets nothing, even when
+ * the bucket key it would use is already cached.  The default key policy
+ * lets the account root in; a user needs an identity policy.
+ */
+static void
+test_bucket_key_caller_checked(void **state)
+{
+    static const struct kms_caller alice = {
+        .principal_arn = "arn:aws:iam::" ACCOUNT ":user/alice",
+        .account = ACCOUNT,
+        .user_name = "alice",
+        .request_id = "test-request",
+        .source_ip = "127.0.0.1",
+    };
+    struct fix *f = *state;
+    struct sse_request req;
+    struct meta_sse rec, got;
+    struct sse_key ok, ok2;
+    struct err_detail d;
+
+    write_bk(f, "plain", f->key_id, 1, &rec, &ok);
+    write_req(&req, P_SSE, "aws:kms", P_KID, f->key_id, P_BK, "true", NULL);
+    assert_int_equal(sse_new_object(f->s, &alice, "plain", "a", &req, NULL,
+                                    &got, &ok2, &d), CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(sse_open_object(f->s, &alice, "plain", "obj0", &rec,
+                                     NULL, &ok2, &d), CERR_KMS_ACCESS_DENIED);
+    sse_request_clear(&req);
+
+    write_req(&req, P_SSE, "aws:kms", P_KID, f->key_id, NULL);
+    assert_int_equal(sse_new_object(f->s, &alice, "plain", "a", &req, NULL,
+                                    &got, &ok2, &d), CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(sse_new_object(f->s, &root, "plain", "a", &req, NULL,
+                                    &got, &ok2, &d), 0);
+    assert_int_equal(sse_open_object(f->s, &alice, "plain", "a", &got,
+                                     NULL, &ok2, &d), CERR_KMS_ACCESS_DENIED);
+    sse_request_clear(&req);
+
+    /* SSE-S3 needs no KMS permission. */
+    assert_int_equal(sse_new_object(f->s, &alice, "plain", "s", NULL, NULL,
+                                    &got, &ok2, &d), 0);
+    assert_int_equal(sse_open_object(f->s, &alice, "plain", "s", &got,
+                                     NULL, &ok2, &d), 0);
+    sse_key_wipe(&ok);
+    sse_key_wipe(&ok2);
+}
+
 /* Row 16: a disabled key stops writes and reads, cached or not. */
 static void
 test_disabled_key(void **state)
@@ -1664,6 +1711,34 @@ test_disabled_key(void **state)
                                      NULL, &ok, &d), 0);
     round_trip(f, "plain", "obj0", &bk_rec, &bk_ok, NULL);
     sse_key_wipe(&ok);
+    sse_key_wipe(&bk_ok);
+}
+
+/* Row 17: a key pending deletion answers KMSInvalidStateException. */
+static void
+test_pending_deletion_key(void **state)
+{
+    struct fix *f = *state;
+    struct sse_request req;
+    struct meta_sse rec, bk_rec, got;
+    struct sse_key ok, bk_ok;
+    struct err_detail d;
+    char body[400];
+
+    write_req(&req, P_SSE, "aws:kms", P_KID, f->key2_arn, NULL);
+    assert_int_equal(new_obj(f, "plain", "p", &req, &rec, &ok, &d), 0);
+    write_bk(f, "plain", f->key2_arn, 1, &bk_rec, &bk_ok);
+
+    snprintf(body, sizeof(body), "{\"KeyId\":\"%s\","
+             "\"PendingWindowInDays\":7}", f->key2_arn);
+    assert_int_equal(kms_call(f, "ScheduleKeyDeletion", body, NULL), 0);
+    assert_int_equal(new_obj(f, "plain", "q", &req, &got, &ok, &d),
+                     CERR_KMS_INVALID_STATE);
+    assert_int_equal(sse_open_object(f->s, &root, "plain", "p", &rec, NULL,
+                                     &ok, &d), CERR_KMS_INVALID_STATE);
+    assert_int_equal(sse_open_object(f->s, &root, "plain", "obj0", &bk_rec,
+                                     NULL, &ok, &d), CERR_KMS_INVALID_STATE);
+    sse_request_clear(&req);
     sse_key_wipe(&bk_ok);
 }
 
@@ -1707,7 +1782,9 @@ main(void)
         KEY_TEST(test_bucket_key_expiry),
         KEY_TEST(test_bucket_key_concurrent),
         KEY_TEST(test_bucket_key_eviction),
+        KEY_TEST(test_bucket_key_caller_checked),
         KEY_TEST(test_disabled_key),
+        KEY_TEST(test_pending_deletion_key),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
