@@ -625,7 +625,8 @@ test_truncated_body(void **state)
     headers_free(&h);
 }
 
-#define F_SEED "62ac1baebe4b026f6459eadb84945abd69f51905cbbbf2e01962acd089fa8434"
+#define F_SEED \
+    "62ac1baebe4b026f6459eadb84945abd69f51905cbbbf2e01962acd089fa8434"
 #define F_TRAILER_SIG \
     "aa62fe36d3dcfa32046ccfe05c58a976b65d5ca7616832d21bea6d96e290b79e"
 
@@ -795,6 +796,54 @@ test_unsigned_trailer_faults(void **state)
     buf_free(&out);
     headers_free(&h);
     headers_free(&h2);
+}
+
+/* An 8 MiB part as botocore sends it: 1 MiB chunks, 128 KiB reads. */
+static void
+test_unsigned_trailer_large(void **state)
+{
+    struct headers h = { 0 };
+    struct buf body = BUF_INIT, out = BUF_INIT;
+    struct auth_body *b;
+    char *data = malloc(8 << 20), crc[AUTH_CHECKSUM_B64_MAX];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < (8u << 20); i++)
+        data[i] = (char)(i * 31 >> 7);
+    assert_int_equal(auth_checksum_compute("CRC32", data, 8 << 20, crc,
+                                           sizeof(crc)), 0);
+    for (i = 0; i < 8; i++) {
+        buf_puts(&body, "100000\r\n");
+        buf_append(&body, data + (i << 20), 1 << 20);
+        buf_puts(&body, "\r\n");
+    }
+    buf_printf(&body, "0\r\nx-amz-checksum-crc32:%s\r\n\r\n", crc);
+    assert_int_equal(body.len, 8388724);
+
+    add(&h, "Content-Encoding", "aws-chunked");
+    add(&h, "x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    add(&h, "x-amz-decoded-content-length", "8388608");
+    add(&h, "x-amz-trailer", "x-amz-checksum-crc32");
+    assert_int_equal(auth_body_new(&h, NULL, &b, NULL), 0);
+    auth_body_want_md5(b);
+    assert_int_equal(run_body(b, body.data, body.len, 0x20000, &out), 0);
+    assert_int_equal(out.len, 8 << 20);
+    assert_memory_equal(out.data, data, 8 << 20);
+    assert_string_equal(auth_body_checksum_value(b), crc);
+    auth_body_free(b);
+
+    /* One flipped byte in the middle. */
+    body.data[5 << 20] ^= 1;
+    buf_reset(&out);
+    assert_int_equal(auth_body_new(&h, NULL, &b, NULL), 0);
+    assert_int_equal(run_body(b, body.data, body.len, 0x20000, &out),
+                     CERR_BAD_DIGEST);
+    auth_body_free(b);
+    free(data);
+    buf_free(&body);
+    buf_free(&out);
+    headers_free(&h);
 }
 
 /* ---- plain bodies ---- */
@@ -1125,6 +1174,69 @@ test_missing_payload_header(void **state)
     headers_free(&h);
 }
 
+#define USER_AKID "AKIAUSER000000000001"
+#define USER_SECRET "user/secret/key/for/tests/only/0123456"
+
+static int
+user_lookup(void *ctx, const char *akid, char secret[128],
+            struct auth_principal *p)
+{
+    (*(int *)ctx)++;
+    if (strcmp(akid, USER_AKID) != 0)
+        return CERR_INVALID_ACCESS_KEY;
+    snprintf(secret, 128, "%s", USER_SECRET);
+    memset(p, 0, sizeof(*p));
+    p->type = AUTH_USER;
+    snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::111122223333:user/bob");
+    snprintf(p->account, sizeof(p->account), "111122223333");
+    snprintf(p->user_name, sizeof(p->user_name), "bob");
+    return 0;
+}
+
+/* A user's key goes through the hook; the key cache keeps them apart. */
+static void
+test_user_lookup_hook(void **state)
+{
+    struct headers h = { 0 };
+    struct buf creq = BUF_INIT;
+    struct sigv4_request r;
+    struct sigv4_auth a;
+    char scope[] = "20130524/us-east-1/s3/aws4_request", sts[256], sig[65];
+    char authz[512];
+    uint8_t key[32];
+    int calls = 0;
+
+    (void)state;
+    auth_creds_set_user_lookup(creds, user_lookup, &calls);
+    add(&h, "Host", "127.0.0.1:9000");
+    add(&h, "x-amz-content-sha256", EMPTY_SHA);
+    add(&h, "x-amz-date", VDATE);
+    assert_int_equal(sigv4_canonical_request(&creq, "GET", "/bkt/key",
+                     true, "", false, &h,
+                     "host;x-amz-content-sha256;x-amz-date", EMPTY_SHA), 0);
+    sigv4_string_to_sign(VDATE, scope, creq.data, creq.len, sts,
+                         sizeof(sts));
+    sigv4_derive_key(USER_SECRET, "20130524", "us-east-1", "s3", key);
+    sigv4_hmac_hex(key, sts, strlen(sts), sig);
+    snprintf(authz, sizeof(authz), "AWS4-HMAC-SHA256 Credential=%s/%s, "
+             "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+             "Signature=%s", USER_AKID, scope, sig);
+    add(&h, "Authorization", authz);
+
+    r = request("GET", "/bkt/key", "", &h, "s3");
+    assert_int_equal(auth_sigv4_verify(creds, &r, NULL, &a, NULL), 0);
+    assert_int_equal(a.principal.type, AUTH_USER);
+    assert_string_equal(a.principal.user_name, "bob");
+    assert_int_equal(calls, 1);
+    auth_sigv4_clear(&a);
+    auth_creds_set_user_lookup(creds, NULL, NULL);
+    assert_int_equal(auth_sigv4_verify(creds, &r, NULL, &a, NULL),
+                     CERR_INVALID_ACCESS_KEY);
+    auth_sigv4_clear(&a);
+    buf_free(&creq);
+    headers_free(&h);
+}
+
 /* ---- credential store ---- */
 
 static void
@@ -1253,6 +1365,7 @@ main(void)
         cmocka_unit_test(test_wrong_trailer_signature),
         cmocka_unit_test(test_unsigned_trailer_every_split),
         cmocka_unit_test(test_unsigned_trailer_faults),
+        cmocka_unit_test(test_unsigned_trailer_large),
         cmocka_unit_test(test_content_md5),
         cmocka_unit_test(test_checksum_headers),
         cmocka_unit_test(test_payload_hash_and_length),
@@ -1264,6 +1377,7 @@ main(void)
         cmocka_unit_test(test_unknown_key_and_garbage),
         cmocka_unit_test(test_anonymous),
         cmocka_unit_test(test_missing_payload_header),
+        cmocka_unit_test(test_user_lookup_hook),
         cmocka_unit_test(test_creds_generate),
         cmocka_unit_test(test_creds_file_and_env),
     };
