@@ -125,9 +125,9 @@ keep_user_context(const json_t *user, const char *arn, struct meta_sse *rec,
     text = json_dumps(user, JSON_COMPACT | JSON_SORT_KEYS);
     if (text == NULL)
         return CERR_NOMEM;
+    /* XXX: a context over 2047 bytes of JSON does not fit the stored
+     * record; the client gets 400 InvalidArgument. */
     if (strlen(text) >= sizeof(rec->context))
-        /* XXX: contexts over 2047 bytes of JSON are refused with 400
-         * InvalidArgument although AWS takes them. */
         rc = err_set(d, CERR_INVALID_ARGUMENT, "The encryption context is "
                      "too large.");
     else

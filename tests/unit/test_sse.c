@@ -36,6 +36,7 @@
 #define SSEC_MD5 "hRasmdxgYDKV3nvbahU1MA=="
 /* Another 32-byte key: 32 times 'A', and its MD5. */
 #define SSEC_KEY2 "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
+#define SSEC_MD52 "UhbdzFjo2t5SVgded/ZC2g=="
 
 static const struct kms_caller root = {
     .principal_arn = "arn:aws:iam::" ACCOUNT ":root",
@@ -1338,7 +1339,7 @@ static void
 test_ssec_object(void **state)
 {
     struct fix *f = *state;
-    struct sse_request w, rd, other, none;
+    struct sse_request w, rd, other, none, cs;
     struct meta_sse rec, s3rec;
     struct sse_key ok, got;
     struct err_detail d;
@@ -1364,6 +1365,22 @@ test_ssec_object(void **state)
     assert_int_equal(sse_open_object(f->s, &root, "plain", "c", &rec, &other,
                                      &got, &d), CERR_ACCESS_DENIED);
     assert_non_null(strstr(d.message, "correct secret key"));
+
+    /* Row 34: the copy-source trio opens a source the same way. */
+    assert_int_equal(parse(SSE_OP_COPY_SOURCE, true, &cs, &d,
+                           P_CS "algorithm", "AES256", P_CS "key", SSEC_KEY,
+                           P_CS "key-MD5", SSEC_MD5, NULL), 0);
+    assert_int_equal(sse_open_object(f->s, &root, "plain", "c", &rec, &cs,
+                                     &got, &d), 0);
+    assert_memory_equal(got.bytes, ok.bytes, 32);
+    sse_request_clear(&cs);
+    assert_int_equal(parse(SSE_OP_COPY_SOURCE, true, &cs, &d,
+                           P_CS "algorithm", "AES256", P_CS "key", SSEC_KEY2,
+                           P_CS "key-MD5", SSEC_MD52, NULL),
+                     0);
+    assert_int_equal(sse_open_object(f->s, &root, "plain", "c", &rec, &cs,
+                                     &got, &d), CERR_ACCESS_DENIED);
+    sse_request_clear(&cs);
 
     /* Row 35: a key for an object that has none. */
     assert_int_equal(new_obj(f, "plain", "s3", NULL, &s3rec, &got, &d), 0);
