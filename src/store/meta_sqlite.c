@@ -11,9 +11,11 @@
  */
 #include "store/meta_sqlite_int.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/err.h"
 
@@ -321,12 +323,15 @@ static const char SQL_GARBAGE_DEL[] =
 static const char SQL_GARBAGE_ALL[] =
     "SELECT blob_id FROM garbage ORDER BY blob_id";
 
-/* Append id to g (a list being built inside a transaction). */
+/* Append id to g (a list being built inside a transaction).  A NULL id
+ * is SQLite failing to allocate a column's text: CERR_NOMEM. */
 int
 msq_garbage_add(struct meta_garbage *g, const char *id)
 {
     int rc;
 
+    if (id == NULL)
+        return CERR_NOMEM;
     if ((rc = msq_grow((void **)&g->ids, g->n, sizeof(*g->ids))) != 0)
         return rc;
     snprintf(g->ids[g->n++], sizeof(*g->ids), "%s", id);
@@ -526,10 +531,17 @@ int
 meta_open_sqlite(const char *path, struct meta **out)
 {
     struct msq *db;
-    int rc;
+    int fd, rc;
 
     *out = NULL;
     pthread_once(&sq_ops_once, init_ops);
+
+    /* Create the file owner-only; SQLite gives its -wal and -shm files
+     * the same mode. */
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        return CERR_IO;
+    close(fd);
+
     if ((db = calloc(1, sizeof(*db))) == NULL)
         return CERR_NOMEM;
     db->base.ops = &sq_ops;

@@ -556,6 +556,7 @@ static int
 check_parts(struct msq_conn *c, const char *upload_id,
             const struct meta_object *o)
 {
+    char id[sizeof(o->bodies[0].blob_id)];
     sqlite3_stmt *st;
     size_t i;
     int rc = 0;
@@ -563,12 +564,11 @@ check_parts(struct msq_conn *c, const char *upload_id,
     for (i = 0; i < o->nbodies && rc == 0; i++) {
         rc = msq_stmt(c, SQL_PART_BLOB, &st, "ti", upload_id,
                       o->bodies[i].part_number);
-        if (rc == 0)
-            rc = msq_step(st);
+        if (rc == 0 && (rc = msq_step(st)) == 0)
+            rc = CERR_INVALID_PART;
         if (rc == 1)
-            rc = strcmp((const char *)sqlite3_column_text(st, 0),
-                        o->bodies[i].blob_id) == 0 ? 0 : CERR_INVALID_PART;
-        else if (rc == 0)
+            rc = msq_col_text(st, 0, id, sizeof(id));
+        if (rc == 0 && strcmp(id, o->bodies[i].blob_id) != 0)
             rc = CERR_INVALID_PART;
     }
     return rc;

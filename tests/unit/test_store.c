@@ -1721,6 +1721,21 @@ test_reopen_keeps_data(void **state)
 }
 
 static void
+test_db_file_owner_only(void **state)
+{
+    struct fx *fx = *state;
+    char path[160];
+    struct stat st;
+
+    make_bucket(fx, "b");
+    assert_int_equal(stat(fx->dbpath, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof(path), "%s-wal", fx->dbpath);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void
 test_open_foreign_database(void **state)
 {
     struct fx *fx = *state;
@@ -1963,6 +1978,7 @@ main(void)
         T(test_sweep_orphans),
         T(test_put_flow_fault_leaves_nothing),
         T(test_reopen_keeps_data),
+        T(test_db_file_owner_only),
         T(test_open_foreign_database),
         T(test_concurrent_puts_one_key),
         T(test_concurrent_buckets_and_keys),
