@@ -175,7 +175,8 @@ sse_via_s3(const struct sse *s, const struct kms_caller *c)
     return v;
 }
 
-/* Decrypt a stored bucket key row into key (one KMS Decrypt). */
+/* Decrypt a stored bucket key row into key (one KMS Decrypt); a blob
+ * of another KMS key than the row names is damage. */
 static int
 unwrap_row(struct sse *s, const struct kms_caller *c,
            const struct meta_bucket_key *row, const json_t *ctx,
@@ -188,7 +189,7 @@ unwrap_row(struct sse *s, const struct kms_caller *c,
 
     rc = s->kc.ops->decrypt(s->kc.impl, c, row->blob, row->blob_len, ctx,
                             plain, &len, arn, d);
-    if (rc == 0 && len != 32)
+    if (rc == 0 && (len != 32 || strcmp(arn, row->kms_key_arn) != 0))
         rc = CERR_CORRUPT;
     if (rc == 0)
         memcpy(key, plain, 32);
