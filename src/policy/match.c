@@ -354,9 +354,11 @@ date_zone(const char **p, long *off)
 
 /*
  * Parse a Date condition value: epoch seconds (all digits) or an ISO 8601
- * date in one of the W3C profiles, YYYY, YYYY-MM, YYYY-MM-DD,
- * YYYY-MM-DDThh:mm[:ss[.s]]TZD.  Stores seconds since the epoch.
- * 0 or CERR_INVALID_ARGUMENT.
+ * date in one of the W3C profiles YYYY-MM, YYYY-MM-DD or
+ * YYYY-MM-DDThh:mm[:ss[.s]]TZD (no zone means UTC).  A bare "2027" is
+ * epoch seconds, not a year: the two readings collide and aws:EpochTime
+ * values are all digits.  Stores seconds since the epoch.  0 or
+ * CERR_INVALID_ARGUMENT.
  */
 int
 policy_date_parse(const char *s, double *out)
@@ -372,15 +374,17 @@ policy_date_parse(const char *s, double *out)
     memset(&tm, 0, sizeof(tm));
     tm.tm_mon = 1;
     tm.tm_mday = 1;
-    if (!digits(&p, 4, &tm.tm_year))
+    if (!digits(&p, 4, &tm.tm_year) || *p++ != '-' ||
+        !digits(&p, 2, &tm.tm_mon))
         return CERR_INVALID_ARGUMENT;
-    if (*p == '-' && (p++, !digits(&p, 2, &tm.tm_mon)))
-        return CERR_INVALID_ARGUMENT;
-    if (*p == '-' && (p++, !digits(&p, 2, &tm.tm_mday)))
-        return CERR_INVALID_ARGUMENT;
-    if (*p == 'T' && (p++, !date_time(&p, &tm, &frac) ||
-                      !date_zone(&p, &off)))
-        return CERR_INVALID_ARGUMENT;
+    if (*p == '-') {
+        p++;
+        if (!digits(&p, 2, &tm.tm_mday))
+            return CERR_INVALID_ARGUMENT;
+        if (*p == 'T' && (p++, !date_time(&p, &tm, &frac) ||
+                          !date_zone(&p, &off)))
+            return CERR_INVALID_ARGUMENT;
+    }
     if (*p != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
         tm.tm_mday > 31)
         return CERR_INVALID_ARGUMENT;

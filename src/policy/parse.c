@@ -434,10 +434,11 @@ static int
 check_fit(struct parser *ps, const struct stmt *st)
 {
     bool bucket = false, object = false;
-    size_t i, n = strlen(ps->bucket);
+    size_t i, n;
 
     if (ps->kind != POLICY_BUCKET || st->not_action || st->not_resource)
         return 0;
+    n = strlen(ps->bucket);
     for (i = 0; i < st->nresources; i++) {
         if (st->resources[i].raw[13 + n] == '/')
             object = true;
