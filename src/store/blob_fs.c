@@ -125,7 +125,9 @@ sweep_tmp(int tmp_fd)
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (unlinkat(tmp_fd, e->d_name, 0) != 0 && errno != ENOENT)
+        /* Directories are not ours to delete (EISDIR: leave them). */
+        if (unlinkat(tmp_fd, e->d_name, 0) != 0 && errno != ENOENT &&
+            errno != EISDIR && errno != EPERM)
             rc = CERR_IO;
     }
     closedir(d);
@@ -156,6 +158,10 @@ blob_store_open_fs(const char *data_dir, struct blob_store **out)
     rc = open_dir(root, "tmp", &s->tmp_fd);
     if (rc == 0)
         rc = open_dir(root, "blobs", &s->blobs_fd);
+
+    /* Make sure blobs/ itself survives a crash before anything in it. */
+    if (rc == 0 && fsync(root) != 0)
+        rc = CERR_IO;
     close(root);
     if (rc == 0)
         rc = sweep_tmp(s->tmp_fd);

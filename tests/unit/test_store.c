@@ -246,6 +246,22 @@ test_blob_tmp_sweep_on_open(void **state)
 }
 
 static void
+test_blob_tmp_sweep_leaves_dirs(void **state)
+{
+    struct fx *fx = *state;
+    struct blob_store *again;
+    char path[256];
+
+    /* A directory in tmp/ is not a body: it neither blocks the open
+     * nor gets deleted. */
+    snprintf(path, sizeof(path), "%s/tmp/sub", fx->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(blob_store_open_fs(fx->dir, &again), 0);
+    assert_int_equal(count_dir(fx, "tmp"), 1);
+    blob_store_close(again);
+}
+
+static void
 test_blob_fail_write(void **state)
 {
     struct fx *fx = *state;
@@ -1941,6 +1957,7 @@ main(void)
         T(test_blob_abort),
         T(test_blob_bad_ids),
         T(test_blob_tmp_sweep_on_open),
+        T(test_blob_tmp_sweep_leaves_dirs),
         T(test_blob_fail_write),
         T(test_blob_commit_after_failed_write),
         T(test_blob_fail_fsync_file),
