@@ -246,9 +246,11 @@ parse_auth_header(const char *v, struct claim *cl,
 
     while (*v == ' ')
         v++;
+    /* XXX: no SigV4a (ECDSA); such requests get 501 NotImplemented. */
     if (strncmp(v, ECDSA_SCHEME, strlen(ECDSA_SCHEME)) == 0)
         return fail(d, CERR_NOT_IMPLEMENTED, "SigV4a (%s) is not "
                     "supported; sign with AWS4-HMAC-SHA256.", ECDSA_SCHEME);
+    /* XXX: no Signature Version 2; such requests get 501 NotImplemented. */
     if (strncmp(v, "AWS ", 4) == 0)
         return fail(d, CERR_NOT_IMPLEMENTED, "Signature version 2 is not "
                     "supported; sign with AWS4-HMAC-SHA256.");
@@ -731,9 +733,15 @@ auth_sigv4_verify(struct auth_creds *c, const struct sigv4_request *r,
         rc = verify_header(c, &req, authz, payload_hash, &cl, out, d);
     else if (query_auth)
         rc = verify_presigned(c, &req, &cl, out, d);
+    /*
+     * XXX: no Signature Version 2 presigned URLs, which `aws s3 presign`
+     * and boto3 still make by default for us-east-1; they get 501 until
+     * the client is set to signature_version s3v4.
+     */
     else if (query_has(q, "AWSAccessKeyId") && query_has(q, "Signature"))
         rc = fail(d, CERR_NOT_IMPLEMENTED, "Signature version 2 presigned "
-                  "URLs are not supported.");
+                  "URLs are not supported; presign with signature_version "
+                  "s3v4.");
     else
         return verify_anonymous(&req, out, d);
 
