@@ -91,7 +91,8 @@ struct sse;
 /*
  * Open the SSE service over meta (bucket keys), k (internal sealing for
  * SSE-S3 and SSE-C) and kc (data keys).  All three must outlive it; cfg
- * strings are copied.  0 or CERR_NOMEM.  Free with sse_close.
+ * strings are copied.  0, CERR_NOMEM or CERR_INTERNAL.  Free with
+ * sse_close.
  */
 int sse_open(const struct sse_config *cfg, struct meta *m, struct kms *k,
              const struct kms_client *kc, struct sse **out);
