@@ -168,19 +168,17 @@ parse_args(int argc, char **argv, struct coffer_config *cfg)
 static int
 settle_account(struct coffer *app)
 {
-    char stored[32];
+    char stored[sizeof(app->cfg.account)];
     uint8_t r[12];
     int i;
 
     if (meta_setting_get(app->meta, "account_id", stored,
                          sizeof(stored)) == 0) {
+        /* Keys and ARNs were made with the stored id: it wins. */
         if (app->cfg.account[0] && strcmp(stored, app->cfg.account) != 0)
-            log_warn("main: --account-id %s differs from the stored %s; "
-                     "existing ARNs keep the stored one", app->cfg.account,
-                     stored);
-        if (!app->cfg.account[0])
-            snprintf(app->cfg.account, sizeof(app->cfg.account), "%s",
-                     stored);
+            log_warn("main: ignoring --account-id %s: this data directory "
+                     "belongs to account %s", app->cfg.account, stored);
+        memcpy(app->cfg.account, stored, sizeof(stored));
         return 0;
     }
     if (!app->cfg.account[0]) {
