@@ -233,8 +233,6 @@ meta_object_list(struct meta *m, const char *bucket, const char *prefix,
 {
     *out = NULL;
     *n = 0;
-    if (limit == 0)
-        return 0;
     return m->ops->object_list(m, bucket, prefix ? prefix : "",
                                after ? after : "", limit, out, n);
 }
@@ -289,8 +287,6 @@ meta_upload_list(struct meta *m, const char *bucket, const char *prefix,
 {
     *out = NULL;
     *n = 0;
-    if (limit == 0)
-        return 0;
     return m->ops->upload_list(m, bucket, prefix ? prefix : "",
                                key_marker ? key_marker : "",
                                id_marker ? id_marker : "", limit, out, n);

@@ -834,6 +834,8 @@ test_object_list_order_and_paging(void **state)
 
         assert_int_equal(meta_object_list(fx->m, "none", "", "", 10, &v,
                                           &n), CERR_NO_SUCH_BUCKET);
+        assert_int_equal(meta_object_list(fx->m, "none", "", "", 0, &v,
+                                          &n), CERR_NO_SUCH_BUCKET);
         assert_null(v);
         assert_int_equal(n, 0);
     }
