@@ -59,8 +59,9 @@ kms_alias_arn(const struct kms *k, const char *name, char arn[KMS_ARN_MAX])
 
 /*
  * Load key_id, removing it for good when its deletion date has passed
- * (spec/kms-api.md §4: the key and its aliases go).  Returns 0 or
- * CERR_KMS_NOT_FOUND with "Key '<arn>' does not exist".
+ * (spec/kms-api.md §4: the key and its aliases go) and rotating it when
+ * its rotation date has.  Returns 0 or CERR_KMS_NOT_FOUND with
+ * "Key '<arn>' does not exist", or a store error.
  */
 int
 kms_key_load(struct kms *k, const char *key_id, struct meta_kms_key *key,
@@ -83,6 +84,10 @@ kms_key_load(struct kms *k, const char *key_id, struct meta_kms_key *key,
         kms_key_arn(k, key_id, arn);
         return err_set(d, rc, "Key '%s' does not exist", arn);
     }
+    if (rc == 0)
+        rc = kms_key_rotate_due(k, key);
+    if (rc != 0)
+        meta_kms_key_clear(key);
     return rc;
 }
 

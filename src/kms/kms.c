@@ -24,18 +24,23 @@ static const struct op_entry ops[] = {
     { "DeleteAlias", kms_op_delete_alias },
     { "DescribeKey", kms_op_describe_key },
     { "DisableKey", kms_op_disable_key },
+    { "DisableKeyRotation", kms_op_disable_rotation },
     { "EnableKey", kms_op_enable_key },
+    { "EnableKeyRotation", kms_op_enable_rotation },
     { "Encrypt", kms_op_encrypt },
     { "GenerateDataKey", kms_op_generate_data_key },
     { "GenerateDataKeyWithoutPlaintext", kms_op_generate_data_key_np },
     { "GenerateRandom", kms_op_generate_random },
     { "GetKeyPolicy", kms_op_get_policy },
+    { "GetKeyRotationStatus", kms_op_rotation_status },
     { "ListAliases", kms_op_list_aliases },
     { "ListKeyPolicies", kms_op_list_policies },
+    { "ListKeyRotations", kms_op_list_rotations },
     { "ListKeys", kms_op_list_keys },
     { "ListResourceTags", kms_op_list_tags },
     { "PutKeyPolicy", kms_op_put_policy },
     { "ReEncrypt", kms_op_reencrypt },
+    { "RotateKeyOnDemand", kms_op_rotate_now },
     { "ScheduleKeyDeletion", kms_op_schedule_deletion },
     { "TagResource", kms_op_tag_resource },
     { "UntagResource", kms_op_untag_resource },
@@ -48,11 +53,6 @@ static const struct op_entry ops[] = {
     { "ListRetirableGrants", NULL },
     { "RetireGrant", NULL },
     { "RevokeGrant", NULL },
-    { "EnableKeyRotation", NULL },
-    { "DisableKeyRotation", NULL },
-    { "GetKeyRotationStatus", NULL },
-    { "RotateKeyOnDemand", NULL },
-    { "ListKeyRotations", NULL },
     { "GenerateDataKeyPair", NULL },
     { "GenerateDataKeyPairWithoutPlaintext", NULL },
     { "GenerateMac", NULL },
@@ -268,7 +268,7 @@ run(struct kms_req *r, const struct op_entry *e, struct buf *out)
     int rc;
 
     if (e->fn == NULL)
-        /* XXX: grants, rotation, asymmetric and HMAC keys, imported
+        /* XXX: grants, asymmetric and HMAC keys, imported
          * material, multi-Region keys and custom key stores are missing;
          * callers get UnsupportedOperationException naming the call. */
         return err_set(r->d, CERR_KMS_UNSUPPORTED, "coffer does not "

@@ -259,6 +259,16 @@ int kms_op_untag_resource(struct kms_req *r);
 int kms_op_list_tags(struct kms_req *r);
 int kms_op_list_policies(struct kms_req *r);
 
+int kms_op_enable_rotation(struct kms_req *r);
+int kms_op_disable_rotation(struct kms_req *r);
+int kms_op_rotation_status(struct kms_req *r);
+int kms_op_rotate_now(struct kms_req *r);
+int kms_op_list_rotations(struct kms_req *r);
+
+/* Rotate a key whose automatic rotation date has passed (ops_rotation.c);
+ * key->current_material follows.  0 or a store error. */
+int kms_key_rotate_due(struct kms *k, struct meta_kms_key *key);
+
 int kms_op_create_alias(struct kms_req *r);
 int kms_op_update_alias(struct kms_req *r);
 int kms_op_delete_alias(struct kms_req *r);

@@ -7,6 +7,7 @@
  * a real SQLite store in a fresh temporary directory.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-#include <pthread.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -1336,7 +1337,146 @@ test_unknown_and_unsupported_operations(void **state)
 
     fails(f, "Frobnicate", CERR_KMS_UNKNOWN_OPERATION, NULL, "{}");
     fails(f, "CreateGrant", CERR_KMS_UNSUPPORTED, "CreateGrant", "{}");
-    fails(f, "EnableKeyRotation", CERR_KMS_UNSUPPORTED, NULL, "{}");
+    fails(f, "Sign", CERR_KMS_UNSUPPORTED, NULL, "{}");
+}
+
+/* ---- rotation ------------------------------------------------------- */
+
+static const char *
+current_material(struct fix *f, const char *id)
+{
+    static char mat[65];
+    json_t *r = ok(f, "DescribeKey", "{\"KeyId\": \"%s\"}", id);
+
+    snprintf(mat, sizeof(mat), "%s", str(json_object_get(r, "KeyMetadata"),
+                                         "CurrentKeyMaterialId"));
+    json_decref(r);
+    return mat;
+}
+
+static void
+test_rotation_settings(void **state)
+{
+    struct fix *f = *state;
+    char id[37];
+    json_t *r;
+
+    make_key(f, id);
+    r = ok(f, "GetKeyRotationStatus", "{\"KeyId\": \"%s\"}", id);
+    assert_true(json_is_false(json_object_get(r, "KeyRotationEnabled")));
+    assert_null(json_object_get(r, "NextRotationDate"));
+    check_key_arn(str(r, "KeyId"), id);
+    json_decref(r);
+
+    json_decref(ok(f, "EnableKeyRotation", "{\"KeyId\": \"%s\"}", id));
+    r = ok(f, "GetKeyRotationStatus", "{\"KeyId\": \"%s\"}", id);
+    assert_true(json_is_true(json_object_get(r, "KeyRotationEnabled")));
+    assert_int_equal(json_integer_value(json_object_get(r,
+                     "RotationPeriodInDays")), 365);
+    assert_true(json_is_real(json_object_get(r, "NextRotationDate")));
+    json_decref(r);
+    fails(f, "EnableKeyRotation", CERR_KMS_VALIDATION,
+          "greater than or equal to 90",
+          "{\"KeyId\": \"%s\", \"RotationPeriodInDays\": 89}", id);
+    json_decref(ok(f, "DisableKeyRotation", "{\"KeyId\": \"%s\"}", id));
+    r = ok(f, "GetKeyRotationStatus", "{\"KeyId\": \"%s\"}", id);
+    assert_true(json_is_false(json_object_get(r, "KeyRotationEnabled")));
+    json_decref(r);
+
+    json_decref(ok(f, "DisableKey", "{\"KeyId\": \"%s\"}", id));
+    fails(f, "EnableKeyRotation", CERR_KMS_DISABLED, NULL,
+          "{\"KeyId\": \"%s\"}", id);
+    fails(f, "RotateKeyOnDemand", CERR_KMS_DISABLED, NULL,
+          "{\"KeyId\": \"%s\"}", id);
+}
+
+/* Old blobs still decrypt after a rotation; new ones use new material. */
+static void
+test_rotate_on_demand(void **state)
+{
+    struct fix *f = *state;
+    char id[37], first[65], *old, *fresh;
+    uint8_t a[128], b[128];
+    json_t *r, *rot;
+
+    make_key(f, id);
+    snprintf(first, sizeof(first), "%s", current_material(f, id));
+    old = encrypt(f, id, "{}");
+    r = ok(f, "RotateKeyOnDemand", "{\"KeyId\": \"%s\"}", id);
+    check_key_arn(str(r, "KeyId"), id);
+    json_decref(r);
+    assert_string_not_equal(current_material(f, id), first);
+
+    fresh = encrypt(f, id, "{}");
+    b64_decode(old, a, sizeof(a));
+    b64_decode(fresh, b, sizeof(b));
+    assert_memory_not_equal(a + 37, b + 37, 32);
+    json_decref(ok(f, "Decrypt", "{\"CiphertextBlob\": \"%s\"}", old));
+    json_decref(ok(f, "Decrypt", "{\"CiphertextBlob\": \"%s\"}", fresh));
+
+    r = ok(f, "ListKeyRotations", "{\"KeyId\": \"%s\"}", id);
+    rot = json_object_get(r, "Rotations");
+    assert_int_equal(json_array_size(rot), 1);
+    assert_string_equal(str(json_array_get(rot, 0), "RotationType"),
+                        "ON_DEMAND");
+    assert_string_equal(str(json_array_get(rot, 0), "KeyMaterialState"),
+                        "CURRENT");
+    json_decref(r);
+    r = ok(f, "ListKeyRotations", "{\"KeyId\": \"%s\", "
+           "\"IncludeKeyMaterial\": \"ALL_KEY_MATERIAL\", \"Limit\": 1}",
+           id);
+    rot = json_object_get(r, "Rotations");
+    assert_int_equal(json_array_size(rot), 1);
+    assert_string_equal(str(json_array_get(rot, 0), "KeyMaterialId"), first);
+    assert_string_equal(str(json_array_get(rot, 0), "KeyMaterialState"),
+                        "NON_CURRENT");
+    assert_string_equal(str(r, "NextMarker"), first);
+    json_decref(r);
+    r = ok(f, "ListKeyRotations", "{\"KeyId\": \"%s\", "
+           "\"IncludeKeyMaterial\": \"ALL_KEY_MATERIAL\", \"Marker\": "
+           "\"%s\"}", id, first);
+    assert_int_equal(json_array_size(json_object_get(r, "Rotations")), 1);
+    assert_true(json_is_false(json_object_get(r, "Truncated")));
+    json_decref(r);
+    fails(f, "ListKeyRotations", CERR_KMS_INVALID_MARKER, NULL,
+          "{\"KeyId\": \"%s\", \"Marker\": \"nope\"}", id);
+    free(old);
+    free(fresh);
+}
+
+/* A key whose rotation date has passed rotates before its next use. */
+static void
+test_automatic_rotation_when_due(void **state)
+{
+    struct fix *f = *state;
+    struct meta_kms_key key;
+    char id[37], first[65], *old;
+    json_t *r, *rot;
+
+    make_key(f, id);
+    snprintf(first, sizeof(first), "%s", current_material(f, id));
+    old = encrypt(f, id, "{}");
+    json_decref(ok(f, "EnableKeyRotation", "{\"KeyId\": \"%s\", "
+                   "\"RotationPeriodInDays\": 90}", id));
+    memset(&key, 0, sizeof(key));
+    assert_int_equal(meta_kms_key_get(f->m, id, &key), 0);
+    key.next_rotation_ms -= 91LL * 24 * 3600 * 1000;
+    assert_int_equal(meta_kms_key_update(f->m, &key), 0);
+    meta_kms_key_clear(&key);
+
+    free(encrypt(f, id, "{}"));
+    assert_string_not_equal(current_material(f, id), first);
+    r = ok(f, "ListKeyRotations", "{\"KeyId\": \"%s\"}", id);
+    rot = json_object_get(r, "Rotations");
+    assert_int_equal(json_array_size(rot), 1);
+    assert_string_equal(str(json_array_get(rot, 0), "RotationType"),
+                        "AUTOMATIC");
+    json_decref(r);
+    assert_int_equal(meta_kms_key_get(f->m, id, &key), 0);
+    assert_true(key.next_rotation_ms > (int64_t)time(NULL) * 1000);
+    meta_kms_key_clear(&key);
+    json_decref(ok(f, "Decrypt", "{\"CiphertextBlob\": \"%s\"}", old));
+    free(old);
 }
 
 /* ---- the client S3 uses -------------------------------------------------- */
@@ -1723,6 +1863,9 @@ main(void)
         T(test_key_policy),
         T(test_user_needs_identity_policy),
         T(test_unknown_and_unsupported_operations),
+        T(test_rotation_settings),
+        T(test_rotate_on_demand),
+        T(test_automatic_rotation_when_due),
         T(test_client_resolve),
         T(test_client_data_keys),
         T(test_internal_keys),
