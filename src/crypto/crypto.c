@@ -129,10 +129,16 @@ crypto_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt,
                    size_t saltlen, const void *info, size_t infolen,
                    void *out, size_t outlen)
 {
+    static const uint8_t none[1];
     EVP_PKEY_CTX *pc;
     size_t n = outlen;
     int ok;
 
+    /* libcrypto refuses a NULL salt; RFC 5869 treats absent as empty. */
+    if (salt == NULL) {
+        salt = none;
+        saltlen = 0;
+    }
     pc = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
     if (pc == NULL)
         return CERR_INTERNAL;

@@ -54,8 +54,8 @@ size_t crypto_hash_final(struct crypto_hash *h, uint8_t *out);
 void crypto_hash_free(struct crypto_hash *h);
 
 /*
- * HKDF-SHA256 (RFC 5869): extract with `salt`, expand with `info` into
- * `outlen` bytes.  0 or CERR_INTERNAL.
+ * HKDF-SHA256 (RFC 5869): extract with `salt` (NULL = none), expand
+ * with `info` into `outlen` bytes.  0 or CERR_INTERNAL.
  */
 int crypto_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt,
                        size_t saltlen, const void *info, size_t infolen,
