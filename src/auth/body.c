@@ -74,7 +74,11 @@ struct auth_body {
     struct err_detail *d;
 };
 
-/* Header value with leading and trailing blanks dropped, into out. */
+/*
+ * Header value with leading and trailing blanks dropped, into out; a
+ * value too long for out becomes "", which every caller refuses.  False
+ * when the header is absent.
+ */
 static bool
 header_trimmed(const struct headers *h, const char *name, char *out,
                size_t cap)
@@ -90,7 +94,7 @@ header_trimmed(const struct headers *h, const char *name, char *out,
     while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
     if (n >= cap)
-        n = cap - 1;
+        n = 0;
     memcpy(out, v, n);
     out[n] = '\0';
     return true;
@@ -482,7 +486,7 @@ on_trailer(void *ctx, const char *name, const char *value)
         return err_set(b->d, CERR_INVALID_REQUEST, "Value for %s trailer "
                        "is invalid.", name);
 
-    strcpy(b->ck_value, value);
+    snprintf(b->ck_value, sizeof(b->ck_value), "%s", value);
     b->ck_have = true;
     snprintf(b->trailer_line, sizeof(b->trailer_line), "%s:%s\n", name,
              value);

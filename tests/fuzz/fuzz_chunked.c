@@ -11,6 +11,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/auth.h"
@@ -50,7 +51,8 @@ set_headers(struct headers *h, int mode, struct sigv4_auth *a)
     memset(a, 0, sizeof(*a));
     a->payload = payloads[mode];
     memcpy(a->amz_date, "20130524T000000Z", 17);
-    strcpy(a->scope, "20130524/us-east-1/s3/aws4_request");
+    snprintf(a->scope, sizeof(a->scope), "%s",
+             "20130524/us-east-1/s3/aws4_request");
     memset(a->signature, 'a', 64);
     memset(a->signing_key, 7, sizeof(a->signing_key));
 }
