@@ -192,22 +192,21 @@ settle_account(struct coffer *app)
     return meta_setting_put(app->meta, "account_id", app->cfg.account);
 }
 
-/* Remove blobs released by changes that did not finish their cleanup. */
+/*
+ * Remove bodies that no metadata row holds: released by a change that
+ * stopped before its clean-up, or written by a PUT that never committed.
+ * An hour's margin spares nothing that another node may still commit.
+ */
 static void
-sweep_garbage(struct coffer *app)
+sweep_bodies(struct coffer *app)
 {
-    struct meta_garbage g = { NULL, 0 };
-    size_t i;
+    size_t removed = 0;
 
-    if (meta_garbage_pending(app->meta, &g) != 0)
-        return;
-    for (i = 0; i < g.n; i++)
-        blob_remove(app->blobs, g.ids[i]);
-    if (g.n > 0) {
-        meta_garbage_forget(app->meta, &g);
-        log_info("main: removed %zu unreferenced bodies", g.n);
-    }
-    meta_garbage_clear(&g);
+    if (meta_sweep(app->meta, app->blobs, 3600 * 1000, &removed) != 0)
+        log_warn("main: the sweep of unreferenced bodies stopped early; "
+                 "the next start continues it");
+    if (removed > 0)
+        log_info("main: removed %zu unreferenced bodies", removed);
 }
 
 static int
@@ -290,7 +289,7 @@ open_all(struct coffer *app)
                   app->cfg.data_dir, err_name(rc));
         return rc;
     }
-    sweep_garbage(app);
+    sweep_bodies(app);
 
     rc = auth_creds_open(app->cfg.data_dir, app->cfg.account, &app->creds,
                          &generated, &d);
