@@ -291,12 +291,14 @@ generate(struct kms_req *r, bool with_plain)
     return rc;
 }
 
+/* GenerateDataKey: a random data key, in the clear and sealed. */
 int
 kms_op_generate_data_key(struct kms_req *r)
 {
     return generate(r, true);
 }
 
+/* GenerateDataKeyWithoutPlaintext: the sealed data key only. */
 int
 kms_op_generate_data_key_np(struct kms_req *r)
 {

@@ -363,12 +363,14 @@ set_enabled(struct kms_req *r, bool on)
     return rc;
 }
 
+/* EnableKey: KeyId*; empty output. */
 int
 kms_op_enable_key(struct kms_req *r)
 {
     return set_enabled(r, true);
 }
 
+/* DisableKey: KeyId*; empty output. */
 int
 kms_op_disable_key(struct kms_req *r)
 {
