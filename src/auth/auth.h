@@ -113,7 +113,9 @@ struct sigv4_auth {
     struct auth_principal principal;
 
     /*
-     * Filled only when verification fails with CERR_SIGNATURE_MISMATCH,
+     * access_key and scope are also set when the key is unknown or the
+     * signature does not match, for the error reply.  The two below are
+     * filled only when verification fails with CERR_SIGNATURE_MISMATCH,
      * for the S3 error body (<CanonicalRequest>, <StringToSign>); neither
      * holds a secret.  canonical_request is heap memory released by
      * auth_sigv4_clear.

@@ -513,6 +513,9 @@ check_claim(struct auth_creds *c, const struct sigv4_request *r,
     char secret[128];
     int rc;
 
+    /* Known before the lookup, so error replies can name them. */
+    out->presigned = cl->presigned;
+    snprintf(out->access_key, sizeof(out->access_key), "%s", cl->akid);
     snprintf(out->scope, sizeof(out->scope), "%s/%s/%s/aws4_request",
              cl->date, cl->region, cl->service);
     rc = auth_creds_lookup(c, cl->akid, secret, &out->principal);
