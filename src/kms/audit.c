@@ -114,52 +114,73 @@ free_names(char **v, size_t n)
     free(v);
 }
 
+/* The last n bytes of fd (size bytes long), malloc'd into *out. */
+static int
+read_tail(int fd, size_t size, size_t n, char **out)
+{
+    char *data = malloc(n + 1);
+
+    *out = data;
+    if (data == NULL)
+        return CERR_NOMEM;
+    if (pread(fd, data, n, (off_t)(size - n)) != (ssize_t)n)
+        return CERR_IO;
+    return 0;
+}
+
+/* Cut a torn last line (no newline) off the file; end is where it goes. */
+static int
+cut_torn(int fd, const char *path, size_t size, size_t end)
+{
+    if (end == size)
+        return 0;
+    log_warn("kms: audit %s: cutting %zu bytes of a torn last line", path,
+             size - end);
+    if (ftruncate(fd, (off_t)end) != 0 || fsync(fd) != 0)
+        return CERR_IO;
+    return 0;
+}
+
 /*
  * Hash the last complete line of the file at path into prev, cutting off
- * a torn tail.  prev is left alone when the file holds no line.
+ * a torn tail.  Only the end of the file is read, more of it while the
+ * line does not fit.  prev is left alone when the file holds no line.
  */
 static int
 tail_hash(const char *path, char prev[65])
 {
-    struct stat st;
+    size_t size, n, chunk = 64 * 1024, end, start;
     char *data = NULL;
-    size_t end, start;
-    int fd, rc = 0;
+    struct stat st;
+    int fd, rc;
 
     fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
         rc = CERR_IO;
         goto out;
     }
-    /* XXX: the whole day file is read to find its last line; a very large
-     * trail makes the server's start slow. */
-    data = malloc((size_t)st.st_size + 1);
-    if (data == NULL) {
-        rc = CERR_NOMEM;
-        goto out;
-    }
-    if (pread(fd, data, (size_t)st.st_size, 0) != st.st_size) {
-        rc = CERR_IO;
-        goto out;
+    size = (size_t)st.st_size;
+    for (;;) {
+        n = chunk < size ? chunk : size;
+        free(data);
+        rc = read_tail(fd, size, n, &data);
+        if (rc != 0)
+            goto out;
+
+        /* The last newline, and the one before it, must be in view. */
+        for (end = n; end > 0 && data[end - 1] != '\n'; end--)
+            ;
+        for (start = end > 0 ? end - 1 : 0;
+             start > 0 && data[start - 1] != '\n'; start--)
+            ;
+        if (start > 0 || n == size)
+            break;
+        chunk *= 2;
     }
 
-    end = (size_t)st.st_size;
-    while (end > 0 && data[end - 1] != '\n')
-        end--;
-    if (end < (size_t)st.st_size) {
-        log_warn("kms: audit %s: cutting %zu bytes of a torn last line",
-                 path, (size_t)st.st_size - end);
-        if (ftruncate(fd, (off_t)end) != 0 || fsync(fd) != 0) {
-            rc = CERR_IO;
-            goto out;
-        }
-    }
-    if (end == 0)
-        goto out;
-    start = end - 1;
-    while (start > 0 && data[start - 1] != '\n')
-        start--;
-    hash_line(data + start, end - 1 - start, prev);
+    rc = cut_torn(fd, path, size, size - n + end);
+    if (rc == 0 && end > 0)
+        hash_line(data + start, end - 1 - start, prev);
 out:
     free(data);
     if (fd >= 0)

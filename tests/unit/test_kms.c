@@ -1750,6 +1750,31 @@ test_audit_continues_after_restart(void **state)
     free(path);
 }
 
+/* The chain resumes after a line longer than the tail read at start. */
+static void
+test_audit_resumes_after_long_line(void **state)
+{
+    struct fix *f = *state;
+    char id[37], *big, *blob;
+    struct buf ctx = BUF_INIT;
+    size_t lines;
+
+    make_key(f, id);
+    big = malloc(100001);
+    memset(big, 'v', 100000);
+    big[100000] = '\0';
+    buf_printf(&ctx, "{\"long\": \"%s\"}", big);
+    blob = encrypt(f, id, ctx.data);
+    kms_close(f->k);
+    open_kms(f);
+    make_key(f, id);
+    assert_int_equal(kms_audit_verify(f->audit, &lines, NULL), 0);
+    assert_int_equal(lines, 3);
+    free(blob);
+    free(big);
+    buf_free(&ctx);
+}
+
 struct worker {
     struct fix *f;
     char id[37];
@@ -1872,6 +1897,7 @@ main(void)
         T(test_audit_chain_verifies),
         T(test_audit_detects_edited_line),
         T(test_audit_continues_after_restart),
+        T(test_audit_resumes_after_long_line),
         T(test_concurrent_use_keeps_chain),
         T(test_material_cache_eviction),
     };
