@@ -271,7 +271,8 @@ setup_payload(struct auth_body *b, const struct headers *h,
         hash = v;
     }
 
-    b->chunked = kind >= AUTH_PAYLOAD_STREAMING_SIGNED;
+    b->chunked = kind != AUTH_PAYLOAD_HASHED &&
+                 kind != AUTH_PAYLOAD_UNSIGNED;
     b->signed_chunks = kind == AUTH_PAYLOAD_STREAMING_SIGNED ||
                        kind == AUTH_PAYLOAD_STREAMING_SIGNED_TRAILER;
     b->signed_trailer = kind == AUTH_PAYLOAD_STREAMING_SIGNED_TRAILER;
