@@ -847,6 +847,13 @@ test_alias_validation(void **state)
           "{\"AliasName\": \"alias/x\", \"TargetKeyId\": \"%s\"}", a);
     fails(f, "CreateAlias", CERR_KMS_VALIDATION, "targetKeyId",
           "{\"AliasName\": \"alias/z\"}");
+    fails(f, "DeleteAlias", CERR_KMS_VALIDATION, "aliasName", "{}");
+    fails(f, "DeleteAlias", CERR_KMS_NOT_AUTHORIZED, NULL,
+          "{\"AliasName\": \"alias/aws/s3\"}");
+    fails(f, "UpdateAlias", CERR_KMS_NOT_AUTHORIZED, NULL,
+          "{\"AliasName\": \"alias/aws/s3\", \"TargetKeyId\": \"%s\"}", a);
+    fails(f, "UpdateAlias", CERR_KMS_NOT_FOUND, NULL,
+          "{\"AliasName\": \"alias/x\", \"TargetKeyId\": \"alias/x\"}");
     fails(f, "ListAliases", CERR_KMS_VALIDATION, NULL, "{\"Limit\": 101}");
     fails(f, "ListAliases", CERR_KMS_NOT_FOUND, NULL,
           "{\"KeyId\": \"1234abcd-12ab-34cd-56ef-1234567890ab\"}");
