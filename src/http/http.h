@@ -79,6 +79,7 @@ struct http_response {
     struct buf body;
     uint64_t length;
     bool length_only;
+    bool secret;                    /* body holds key material: wipe it */
     int (*reader)(void *ctx, uint64_t pos, void *buf, size_t max,
                   size_t *got);
     void (*reader_free)(void *ctx);

@@ -119,6 +119,7 @@ kms_end(struct http_exchange *x)
     }
     buf_free(&x->resp.body);
     x->resp.body = out;
+    x->resp.secret = true;
     http_header(x, "Content-Type", "application/x-amz-json-1.1");
     http_reply(x, 200);
 
@@ -133,6 +134,8 @@ kms_free(struct http_exchange *x)
 
     if (st == NULL)
         return;
+    /* Encrypt requests carry plaintext. */
+    crypto_wipe(st->body.data, st->body.len);
     buf_free(&st->body);
     free(st);
     x->state = NULL;

@@ -207,6 +207,39 @@ read_stream(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)got;
 }
 
+struct secret_body {
+    char *data;
+    size_t len;
+};
+
+static void
+free_secret_body(void *cls)
+{
+    struct secret_body *sb = cls;
+
+    crypto_wipe(sb->data, sb->len);
+    free(sb->data);
+    free(sb);
+}
+
+/* A reply body that holds plaintext keys is wiped once sent. */
+static struct MHD_Response *
+secret_response(char *data, size_t len)
+{
+    struct secret_body *sb = malloc(sizeof(*sb));
+    struct MHD_Response *mr;
+
+    if (sb == NULL)
+        return NULL;
+    sb->data = data;
+    sb->len = len;
+    mr = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, data, free_secret_body, sb);
+    if (mr == NULL)
+        free(sb);
+    return mr;
+}
+
 static struct MHD_Response *
 build_response(struct http_exchange *x)
 {
@@ -222,10 +255,15 @@ build_response(struct http_exchange *x)
         char *data = buf_steal(&r->body, NULL);
 
         x->bytes_out += len;
-        mr = MHD_create_response_from_buffer(len, data,
-                                             MHD_RESPMEM_MUST_FREE);
-        if (mr == NULL)
+        if (r->secret)
+            mr = secret_response(data, len);
+        else
+            mr = MHD_create_response_from_buffer(len, data,
+                                                 MHD_RESPMEM_MUST_FREE);
+        if (mr == NULL) {
+            crypto_wipe(data, len);
             free(data);
+        }
     }
     if (mr == NULL)
         return NULL;

@@ -1,7 +1,8 @@
 /*
- * Hex, base64 and percent-encoding.  base64 goes through OpenSSL's EVP
- * block codec, with our own strictness checks around it: EVP accepts
- * whitespace and missing padding that AWS would refuse.
+ * Hex, base64 and percent-encoding.  base64 encoding goes through
+ * OpenSSL's EVP block codec; decoding is our own, because EVP accepts
+ * whitespace and missing padding that AWS refuses and writes whole
+ * groups of three bytes past the real end.
  */
 #include "util/codec.h"
 #include "util/err.h"
@@ -79,50 +80,57 @@ buf_put_base64(struct buf *b, const void *data, size_t len)
     b->data[b->len] = '\0';
 }
 
-static bool
-is_b64(char c)
+static int
+b64val(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
 }
 
 int
 base64_decode(const char *text, size_t textlen, void *out, size_t cap,
               size_t *outlen)
 {
-    unsigned char tmp[4096];
-    unsigned char *dst;
-    size_t i, pad = 0, n;
-    int got;
+    unsigned char *dst = out;
+    size_t i, n = 0, pad = 0;
 
     if (textlen % 4 != 0)
         return CERR_INVALID_ARGUMENT;
-    for (i = 0; i < textlen; i++) {
-        if (text[i] == '=' && i >= textlen - 2) {
-            pad++;
-            continue;
-        }
-        if (pad || !is_b64(text[i]))
-            return CERR_INVALID_ARGUMENT;
-    }
-    n = textlen / 4 * 3 - pad;
-    if (n > cap)
+    if (textlen > 0 && text[textlen - 1] == '=')
+        pad = textlen > 1 && text[textlen - 2] == '=' ? 2 : 1;
+    if (textlen / 4 * 3 - pad > cap)
         return CERR_INVALID_ARGUMENT;
-    if (textlen == 0) {
-        *outlen = 0;
-        return 0;
-    }
 
-    /* EVP writes whole groups of three, padding included. */
-    dst = n + pad <= cap ? out : (textlen / 4 * 3 <= sizeof(tmp) ? tmp
-                                                                 : NULL);
-    if (dst == NULL)
-        return CERR_INVALID_ARGUMENT;
-    got = EVP_DecodeBlock(dst, (const unsigned char *)text, (int)textlen);
-    if (got < 0)
-        return CERR_INVALID_ARGUMENT;
-    if (dst != out)
-        memcpy(out, dst, n);
+    for (i = 0; i < textlen; i += 4) {
+        bool last = i + 4 == textlen;
+        int v[4], k;
+        uint32_t w;
+
+        for (k = 0; k < 4; k++) {
+            bool padding = last && k >= 4 - (int)pad;
+
+            /* '=' only as the final one or two characters. */
+            v[k] = padding ? 0 : b64val(text[i + k]);
+            if (v[k] < 0 || (padding && text[i + k] != '='))
+                return CERR_INVALID_ARGUMENT;
+        }
+        w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+            (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        dst[n++] = (unsigned char)(w >> 16);
+        if (!last || pad < 2)
+            dst[n++] = (unsigned char)(w >> 8);
+        if (!last || pad < 1)
+            dst[n++] = (unsigned char)w;
+    }
     *outlen = n;
     return 0;
 }
