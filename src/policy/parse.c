@@ -693,8 +693,9 @@ policy_parse(const char *text, size_t len, enum policy_kind kind,
     ps.p->kind = kind;
     rc = parse_document(&ps, root);
     json_decref(root);
-    if (rc == 0 && ps.warn.len > 0)
-        ps.p->warnings = arena_strdup(&ps.p->arena, ps.warn.data);
+    if (rc == 0 && ps.warn.len > 0)     /* without the last newline */
+        ps.p->warnings = arena_strndup(&ps.p->arena, ps.warn.data,
+                                       ps.warn.len - 1);
     if (rc == 0 && (ps.p->arena.failed || buf_failed(&ps.warn)))
         rc = CERR_NOMEM;
     buf_free(&ps.warn);

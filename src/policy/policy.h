@@ -34,9 +34,11 @@ struct policy;
  * returns 0.  Failures: CERR_MALFORMED_POLICY with the AWS wording of
  * policy.md §8 in d->message (the first fault found wins; key-policy
  * callers map it to MalformedPolicyDocumentException); CERR_NOT_IMPLEMENTED
- * naming an operator or condition key that AWS has and coffer does not
- * implement (never skipped); CERR_NOMEM.  Unknown aws: keys are accepted,
- * evaluate as absent, and are reported by policy_warnings.
+ * naming an action, condition key or principal type that AWS has and
+ * coffer does not implement (never skipped); CERR_NOMEM.  Unknown aws:
+ * keys are accepted, evaluate as absent, and are reported by
+ * policy_warnings.  Messages for unknown actions and condition keys end
+ * in ": <name>" (ruling 15).
  */
 int policy_parse(const char *text, size_t len, enum policy_kind kind,
                  const char *bucket, struct policy **out,
@@ -63,8 +65,9 @@ int policy_foreach_user(const struct policy *p,
 
 /*
  * Human-readable warnings about the policy (unknown aws: keys, known
- * traps), one per line.  The caller frees the string with free().  NULL
- * when there is nothing to say (or on allocation failure).
+ * traps), separated by newlines, none after the last.  The caller frees
+ * the string with free().  NULL when there is nothing to say (or on
+ * allocation failure).
  */
 char *policy_warnings(const struct policy *p);
 
@@ -106,7 +109,10 @@ int policy_ctx_add(struct policy_ctx *c, const char *key, const char *value);
 /* Free a context; NULL is allowed. */
 void policy_ctx_free(struct policy_ctx *c);
 
-/* One request to authorize.  Everything is borrowed from the caller. */
+/*
+ * One request to authorize.  Everything is borrowed from the caller; a
+ * NULL principal is anonymous.
+ */
 struct policy_request {
     const struct policy_principal *principal;
     const char *action;         /* "s3:PutObject", "kms:Decrypt" */
@@ -144,6 +150,10 @@ enum policy_result policy_decide_s3(const struct policy *bucket_policy,
  * identity policies count only when the key policy allows the caller's
  * account principal.  `grant_allows` is true when the caller has already
  * found a grant that permits this operation in this context.
+ *
+ * PutKeyPolicy's lockout check (policy.md §9) is this call on the new
+ * policy with action "kms:PutKeyPolicy" for the caller: POLICY_DENY means
+ * the caller would lock itself out.
  */
 enum policy_result policy_decide_kms(const struct policy *key_policy,
                                      const struct policy *const *identity,
