@@ -336,6 +336,13 @@ def test_step8_upload_with_missing_default_key_fails(recipe):
     recipe.assert_absent(recipe.bucket2, "api.png")
 
 
+def test_kms_error_exits_with_service_error_code(recipe):
+    res = recipe.aws.run("kms", "describe-key", "--key-id", "${KEY_ID}")
+    assert res.returncode == recipe.aws.api_error_rc, show(res)
+    assert "(NotFoundException)" in res.stderr, show(res)
+    assert "Invalid keyId ${KEY_ID}" in res.stderr, show(res)
+
+
 def test_upload_without_sse_or_rule_reports_aes256(recipe):
     bucket = unique_name("plain")
     recipe.aws.json("s3api", "create-bucket", "--bucket", bucket)
