@@ -149,6 +149,19 @@ out:
     return rc;
 }
 
+/* `action` on the request's bucket. */
+int
+s3_authorize_bucket(struct s3_req *r, const char *action)
+{
+    struct buf arn = BUF_INIT;
+    int rc;
+
+    s3_bucket_arn(r->bucket, NULL, &arn);
+    rc = s3_authorize(r, action, arn.data, NULL);
+    buf_free(&arn);
+    return rc;
+}
+
 /*
  * s3:PutObject on the request's object, with the encryption keys as the
  * request (or, for parts, the upload's Create request) sent them.

@@ -66,18 +66,6 @@ valid_bucket_name(const char *name)
     return true;
 }
 
-static int
-authorize_bucket(struct s3_req *r, const char *action)
-{
-    struct buf arn = BUF_INIT;
-    int rc;
-
-    s3_bucket_arn(r->bucket, NULL, &arn);
-    rc = s3_authorize(r, action, arn.data, NULL);
-    buf_free(&arn);
-    return rc;
-}
-
 void
 s3_list_buckets(struct s3_req *r)
 {
@@ -185,7 +173,7 @@ s3_create_bucket(struct s3_req *r)
 {
     int rc;
 
-    if ((rc = authorize_bucket(r, "s3:CreateBucket")) != 0) {
+    if ((rc = s3_authorize_bucket(r, "s3:CreateBucket")) != 0) {
         s3_fail(r, rc);
         return;
     }
@@ -203,7 +191,7 @@ s3_head_bucket(struct s3_req *r)
 {
     int rc;
 
-    if ((rc = authorize_bucket(r, "s3:ListBucket")) != 0 ||
+    if ((rc = s3_authorize_bucket(r, "s3:ListBucket")) != 0 ||
         (rc = s3_load_bucket(r)) != 0) {
         s3_fail(r, rc);
         return;
@@ -217,7 +205,7 @@ s3_delete_bucket(struct s3_req *r)
 {
     int rc;
 
-    if ((rc = authorize_bucket(r, "s3:DeleteBucket")) != 0 ||
+    if ((rc = s3_authorize_bucket(r, "s3:DeleteBucket")) != 0 ||
         (rc = s3_load_bucket(r)) != 0 ||
         (rc = meta_bucket_delete(r->app->meta, r->bucket)) != 0) {
         if (rc == CERR_BUCKET_NOT_EMPTY)
@@ -234,7 +222,7 @@ s3_get_bucket_location(struct s3_req *r)
     struct buf b = BUF_INIT;
     int rc;
 
-    if ((rc = authorize_bucket(r, "s3:GetBucketLocation")) != 0 ||
+    if ((rc = s3_authorize_bucket(r, "s3:GetBucketLocation")) != 0 ||
         (rc = s3_load_bucket(r)) != 0) {
         s3_fail(r, rc);
         return;

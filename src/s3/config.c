@@ -13,18 +13,13 @@
 #include "policy/policy.h"
 #include "util/log.h"
 
+/* Authorize `action` on the bucket, then make sure it exists. */
 static int
 authorize_bucket(struct s3_req *r, const char *action)
 {
-    struct buf arn = BUF_INIT;
-    int rc;
+    int rc = s3_authorize_bucket(r, action);
 
-    s3_bucket_arn(r->bucket, NULL, &arn);
-    rc = s3_authorize(r, action, arn.data, NULL);
-    if (rc == 0)
-        rc = s3_load_bucket(r);
-    buf_free(&arn);
-    return rc;
+    return rc == 0 ? s3_load_bucket(r) : rc;
 }
 
 /* Authorize, check the bucket, and start collecting a checked body. */

@@ -234,14 +234,8 @@ part_start(struct s3_req *r, struct part_state *st)
                          &st->up.sse, &st->sreq, SSE_OP_PART, &okey, &r->d);
     if (rc != 0)
         return rc;
-    if (st->up.sse.mode == SSE_MODE_S3)
-        auth_body_want_md5(r->body);
-    rc = s3_writer_open(r, &okey, &st->up.sse, st->up.upload_id,
-                        st->part_number, &st->w);
-    sse_key_wipe(&okey);
-    if (rc == 0)
-        r->sink = s3_writer_sink;
-    return rc;
+    return s3_writer_start(r, &okey, &st->up.sse, st->up.upload_id,
+                           st->part_number, &st->w);
 }
 
 void

@@ -187,14 +187,7 @@ put_start(struct s3_req *r, struct put_state *st)
                         &st->sreq, &r->brec, &st->rec, &okey, &r->d);
     if (rc != 0)
         return rc;
-    if (st->rec.mode == SSE_MODE_S3)
-        auth_body_want_md5(r->body);
-    rc = s3_writer_open(r, &okey, &st->rec, "", 0, &st->w);
-    sse_key_wipe(&okey);
-    if (rc != 0)
-        return rc;
-    r->sink = s3_writer_sink;
-    return 0;
+    return s3_writer_start(r, &okey, &st->rec, "", 0, &st->w);
 }
 
 void

@@ -90,6 +90,7 @@ struct policy_ctx;
 int s3_authorize(struct s3_req *r, const char *action, const char *resource,
                  struct policy_ctx *extra);
 int s3_authorize_put(struct s3_req *r, const char *sse, const char *kms_id);
+int s3_authorize_bucket(struct s3_req *r, const char *action);
 void s3_bucket_arn(const char *bucket, const char *key, struct buf *out);
 
 /* body.c */
@@ -110,6 +111,9 @@ struct s3_writer {
 int s3_writer_open(struct s3_req *r, const struct sse_key *okey,
                    const struct meta_sse *rec, const char *upload_id,
                    int part_number, struct s3_writer *w);
+int s3_writer_start(struct s3_req *r, struct sse_key *okey,
+                    const struct meta_sse *rec, const char *upload_id,
+                    int part_number, struct s3_writer *w);
 int s3_writer_sink(struct s3_req *r, const void *data, size_t len);
 int s3_writer_commit(struct s3_writer *w, char id[33]);
 void s3_writer_abort(struct s3_writer *w);

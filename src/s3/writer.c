@@ -48,6 +48,27 @@ s3_writer_open(struct s3_req *r, const struct sse_key *okey,
     return rc;
 }
 
+/*
+ * Open the writer and route the request body into it: the usual last
+ * step of an operation that stores a body.  SSE-S3 bodies keep the MD5
+ * of the plaintext for their ETag (ruling 4).  Wipes okey.
+ */
+int
+s3_writer_start(struct s3_req *r, struct sse_key *okey,
+                const struct meta_sse *rec, const char *upload_id,
+                int part_number, struct s3_writer *w)
+{
+    int rc;
+
+    if (rec->mode == SSE_MODE_S3)
+        auth_body_want_md5(r->body);
+    rc = s3_writer_open(r, okey, rec, upload_id, part_number, w);
+    sse_key_wipe(okey);
+    if (rc == 0)
+        r->sink = s3_writer_sink;
+    return rc;
+}
+
 int
 s3_writer_sink(struct s3_req *r, const void *data, size_t len)
 {
