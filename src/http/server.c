@@ -434,6 +434,12 @@ static int
 start_listener(struct http_server *srv, struct listener *l, const char *spec,
                bool secure, struct err_detail *d)
 {
+    struct MHD_OptionItem tls[] = {
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    struct MHD_OptionItem plain[] = { { MHD_OPTION_END, 0, NULL } };
     struct sockaddr_storage ss;
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION |
                          MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
@@ -447,26 +453,16 @@ start_listener(struct http_server *srv, struct listener *l, const char *spec,
     l->srv = srv;
     l->secure = secure;
 
-    if (secure) {
+    if (secure)
         flags |= MHD_USE_TLS;
-        l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, l,
-            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-            MHD_OPTION_URI_LOG_CALLBACK, uri_logged, l,
-            MHD_OPTION_NOTIFY_COMPLETED, completed, l,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-            MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
-            MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
-            MHD_OPTION_END);
-    } else {
-        l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, l,
-            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-            MHD_OPTION_URI_LOG_CALLBACK, uri_logged, l,
-            MHD_OPTION_NOTIFY_COMPLETED, completed, l,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-            MHD_OPTION_END);
-    }
+    l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, l,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_logged, l,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, l,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_ARRAY, secure ? tls : plain,
+        MHD_OPTION_END);
     if (l->daemon == NULL)
         return err_set(d, CERR_IO, "cannot listen on %s (address in use, "
                        "or %s)", spec, secure ? "bad TLS certificate or key"
