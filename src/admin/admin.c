@@ -1,0 +1,144 @@
+/*
+ * The `coffer admin` dispatcher: shared options, the table of groups and
+ * the data directory's metadata that most groups open.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "admin/admin.h"
+#include "store/meta.h"
+#include "util/err.h"
+
+#define DEFAULT_DATA "./coffer-data"
+
+struct group {
+    const char *name;
+    admin_group_fn fn;
+    const char *summary;
+};
+
+/* One row per group, in the order usage lists them. */
+static const struct group groups[] = {
+    { NULL, NULL, NULL },
+};
+
+static void
+usage(FILE *f)
+{
+    const struct group *g;
+
+    fputs("usage: coffer admin [--data DIR] GROUP VERB [ARGS...]\n"
+          "\n"
+          "Administers a data directory (default " DEFAULT_DATA "), "
+          "with or without\na server running on it.\n\ngroups:\n", f);
+    for (g = groups; g->name != NULL; g++)
+        fprintf(f, "  %-10s %s\n", g->name, g->summary);
+}
+
+/*
+ * Print a message for the operator.  Never pass a secret: standard error
+ * may end up in a log.
+ */
+void
+admin_errorf(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("coffer admin: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/*
+ * Open DATA/meta.db.  The file must exist: creating an empty data
+ * directory here would make a server started later draw a new account id
+ * and root key for it, which is never what an operator meant.
+ */
+int
+admin_ctx_meta(struct admin_ctx *ctx)
+{
+    char path[PATH_MAX + 16];
+    struct stat st;
+    int rc;
+
+    if (ctx->meta != NULL)
+        return 0;
+    snprintf(path, sizeof(path), "%s/meta.db", ctx->data_dir);
+    if (stat(path, &st) != 0) {
+        admin_errorf("%s: no such data directory (start a server on it "
+                     "once first)", ctx->data_dir);
+        return CERR_IO;
+    }
+    if ((rc = meta_open_sqlite(path, &ctx->meta)) != 0) {
+        admin_errorf("cannot open %s: %s", path, err_name(rc));
+        return rc;
+    }
+    if (meta_setting_get(ctx->meta, "account_id", ctx->account,
+                         sizeof(ctx->account)) != 0)
+        ctx->account[0] = '\0';
+    return 0;
+}
+
+/* Take --data DIR (or --data=DIR) and --help before the group's name. */
+static int
+parse_common(struct admin_ctx *ctx, int argc, char **argv, int *next)
+{
+    int i;
+
+    snprintf(ctx->data_dir, sizeof(ctx->data_dir), "%s", DEFAULT_DATA);
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            snprintf(ctx->data_dir, sizeof(ctx->data_dir), "%s", argv[++i]);
+        } else if (strncmp(argv[i], "--data=", 7) == 0) {
+            snprintf(ctx->data_dir, sizeof(ctx->data_dir), "%s",
+                     argv[i] + 7);
+        } else if (strcmp(argv[i], "--help") == 0 ||
+                   strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 1;
+        } else {
+            admin_errorf("unknown option '%s'", argv[i]);
+            return -1;
+        }
+    }
+    *next = i;
+    return 0;
+}
+
+/*
+ * Dispatch `coffer admin [--data DIR] GROUP ...` to the group's function.
+ * Returns the exit status.
+ */
+int
+admin_main(int argc, char **argv)
+{
+    struct admin_ctx ctx;
+    const struct group *g;
+    int i, rc;
+
+    memset(&ctx, 0, sizeof(ctx));
+    rc = parse_common(&ctx, argc, argv, &i);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    for (g = groups; g->name != NULL; g++)
+        if (strcmp(g->name, argv[i]) == 0)
+            break;
+    if (g->name == NULL) {
+        admin_errorf("unknown group '%s'", argv[i]);
+        usage(stderr);
+        return 2;
+    }
+    rc = g->fn(&ctx, argc - i, argv + i);
+    if (ctx.meta != NULL)
+        meta_close(ctx.meta);
+    return rc;
+}
