@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "admin/admin.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
 #include "s3/s3.h"
@@ -33,6 +34,7 @@
 static const char usage[] =
     "usage: coffer server [options]\n"
     "       coffer version\n"
+    "       coffer admin --help     manage users, keys and policies\n"
     "\n"
     "Serves the Amazon S3 REST API and the AWS KMS API on one port.\n"
     "\n"
@@ -371,6 +373,8 @@ main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "server") == 0)
         return serve(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "admin") == 0)
+        return admin_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "version") == 0) {
         printf("coffer %s\n", COFFER_VERSION);
         return 0;
