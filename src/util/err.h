@@ -77,6 +77,12 @@ enum coffer_err {
     CERR_BUCKET_OWNED = -87,
     CERR_BUCKET_NOT_EMPTY = -88,
 
+    /* IAM users and keys (coffer admin). */
+    CERR_IAM_NO_SUCH_ENTITY = -140,
+    CERR_IAM_ENTITY_EXISTS = -141,
+    CERR_IAM_DELETE_CONFLICT = -142,
+    CERR_IAM_LIMIT_EXCEEDED = -143,
+
     /* KMS.  Through S3 these become "KMS.<type>" codes. */
     CERR_KMS_NOT_FOUND = -100,
     CERR_KMS_DISABLED = -101,
