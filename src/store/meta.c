@@ -237,6 +237,14 @@ meta_object_list(struct meta *m, const char *bucket, const char *prefix,
                                after ? after : "", limit, out, n);
 }
 
+/* Replace an object's tagging text; NULL or "" removes it. */
+int
+meta_object_set_tagging(struct meta *m, const char *bucket, const char *key,
+                        const char *tagging)
+{
+    return m->ops->object_set_tagging(m, bucket, key, tagging);
+}
+
 /* Free an object's texts and bodies and zero it; NULL is fine.  The
  * wrapped key is wiped: it is sealed, but still key material. */
 void

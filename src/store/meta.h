@@ -212,6 +212,11 @@ int meta_object_list(struct meta *m, const char *bucket, const char *prefix,
                      const char *after, size_t limit,
                      struct meta_object **out, size_t *n);
 
+/* Replace one object's tagging ("k=v&k2=v2"; NULL or "" removes it) and
+ * nothing else of it.  CERR_NO_SUCH_BUCKET, CERR_NO_SUCH_KEY. */
+int meta_object_set_tagging(struct meta *m, const char *bucket,
+                            const char *key, const char *tagging);
+
 void meta_object_clear(struct meta_object *o);
 void meta_object_list_free(struct meta_object *v, size_t n);
 

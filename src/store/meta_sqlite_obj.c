@@ -49,6 +49,8 @@ static const char SQL_OBJ_LIST[] =
 static const char SQL_OBJ_LIST_PREFIX[] =
     "SELECT id, " OBJ_COLS " FROM objects WHERE bucket = ?1 AND okey > ?2"
     " AND okey >= ?3 AND okey < ?5 ORDER BY okey LIMIT ?4";
+static const char SQL_OBJ_SET_TAGGING[] =
+    "UPDATE objects SET tagging = ?3 WHERE bucket = ?1 AND okey = ?2";
 static const char SQL_BODY_INSERT[] =
     "INSERT INTO bodies(object_id, seq, " BODY_COLS ")"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -399,6 +401,25 @@ sq_object_list(struct meta *m, const char *bucket, const char *prefix,
 
 /* ---- Uploads ---------------------------------------------------------- */
 
+/* Only the tagging column changes: the bodies and all else stay. */
+static int
+sq_object_set_tagging(struct meta *m, const char *bucket, const char *key,
+                      const char *tagging)
+{
+    struct msq_conn *c;
+    int rc;
+
+    if ((rc = msq_begin(DB(m), true, &c)) != 0)
+        return rc;
+    rc = msq_bucket_check(c, bucket);
+    if (rc == 0)
+        rc = msq_exec(c, SQL_OBJ_SET_TAGGING, "ttt", bucket, key,
+                      tagging && tagging[0] ? tagging : NULL);
+    if (rc == 0 && msq_changes(c) == 0)
+        rc = CERR_NO_SUCH_KEY;
+    return msq_end(DB(m), c, rc);
+}
+
 static int
 sq_upload_create(struct meta *m, const struct meta_upload *u)
 {
@@ -650,6 +671,7 @@ msq_obj_ops(struct meta_ops *ops)
     ops->object_get = sq_object_get;
     ops->object_delete = sq_object_delete;
     ops->object_list = sq_object_list;
+    ops->object_set_tagging = sq_object_set_tagging;
     ops->upload_create = sq_upload_create;
     ops->upload_get = sq_upload_get;
     ops->upload_list = sq_upload_list;

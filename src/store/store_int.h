@@ -86,6 +86,8 @@ struct meta_ops {
     int (*object_list)(struct meta *m, const char *bucket,
                        const char *prefix, const char *after, size_t limit,
                        struct meta_object **out, size_t *n);
+    int (*object_set_tagging)(struct meta *m, const char *bucket,
+                              const char *key, const char *tagging);
 
     int (*upload_create)(struct meta *m, const struct meta_upload *u);
     int (*upload_get)(struct meta *m, const char *bucket, const char *key,

@@ -677,6 +677,37 @@ test_object_no_bucket(void **state)
 }
 
 static void
+test_object_set_tagging(void **state)
+{
+    struct fx *fx = *state;
+    struct meta_object o, got;
+
+    make_bucket(fx, "b");
+    make_object(&o, "b", "k", 2);
+    o.tagging = "a=1";
+    assert_int_equal(meta_object_put(fx->m, &o, NULL), 0);
+
+    assert_int_equal(meta_object_set_tagging(fx->m, "b", "k", "x=y&z="), 0);
+    assert_int_equal(meta_object_get(fx->m, "b", "k", &got), 0);
+    assert_string_equal(got.tagging, "x=y&z=");
+    assert_int_equal(got.nbodies, 2);
+    assert_string_equal(got.bodies[1].blob_id, o.bodies[1].blob_id);
+    assert_string_equal(got.etag, o.etag);
+    meta_object_clear(&got);
+
+    assert_int_equal(meta_object_set_tagging(fx->m, "b", "k", ""), 0);
+    assert_int_equal(meta_object_get(fx->m, "b", "k", &got), 0);
+    assert_null(got.tagging);
+    meta_object_clear(&got);
+
+    assert_int_equal(meta_object_set_tagging(fx->m, "b", "nope", "a=b"),
+                     CERR_NO_SUCH_KEY);
+    assert_int_equal(meta_object_set_tagging(fx->m, "nb", "k", "a=b"),
+                     CERR_NO_SUCH_BUCKET);
+    free(o.bodies);
+}
+
+static void
 test_object_replace_sends_old_to_garbage(void **state)
 {
     struct fx *fx = *state;
@@ -1974,6 +2005,7 @@ main(void)
         T(test_bucket_not_empty),
         T(test_object_roundtrip),
         T(test_object_no_bucket),
+        T(test_object_set_tagging),
         T(test_object_replace_sends_old_to_garbage),
         T(test_object_shared_blob_not_garbage),
         T(test_object_delete),
