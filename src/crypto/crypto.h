@@ -38,6 +38,10 @@ void crypto_md5(const void *data, size_t len, uint8_t out[CRYPTO_MD5_LEN]);
 void crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
                         size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 
+/* HMAC-SHA1 (hmac_sha1.c): for SigV2 presigned URLs only. */
+void crypto_hmac_sha1(const void *key, size_t keylen, const void *msg,
+                      size_t len, uint8_t out[CRYPTO_SHA1_LEN]);
+
 /* Streaming digests.  A NULL from crypto_hash_new means out of memory. */
 enum crypto_hash_alg {
     CRYPTO_HASH_MD5,
