@@ -430,6 +430,102 @@ int meta_kms_tags_put(struct meta *m, const char *key_id,
 int meta_kms_tags_delete(struct meta *m, const char *key_id,
                          const char *const *keys, size_t n);
 
+/* ---- IAM users (meta_users.c, meta_sqlite_users.c) -------------------- */
+
+/*
+ * Users of the account, their access keys and their inline identity
+ * policies.  A secret key reaches the store already wrapped under the
+ * root key (the store never sees it in the clear).  Deleting a user
+ * takes its keys and policies along only when asked to (AWS refuses with
+ * DeleteConflict instead).
+ */
+#define META_USER_NAME_MAX 64
+#define META_AKID_MAX 32
+#define META_POLICY_NAME_MAX 128
+#define META_USER_KEYS_MAX 2            /* AWS: two access keys per user */
+#define META_SECRET_WRAPPED_MAX 256
+
+struct meta_user {
+    char name[META_USER_NAME_MAX + 1];
+    char user_id[33];           /* stable unique id, "AIDA..." */
+    int64_t created_ms;
+};
+
+struct meta_access_key {
+    char akid[META_AKID_MAX + 1];   /* "AKIA..." */
+    char user_name[META_USER_NAME_MAX + 1];
+    bool active;
+    int64_t created_ms;
+    uint8_t wrapped[META_SECRET_WRAPPED_MAX];
+    size_t wrapped_len;
+};
+
+struct meta_user_policy {
+    char name[META_POLICY_NAME_MAX + 1];
+    char *document;             /* malloc'd JSON text */
+    int64_t updated_ms;
+};
+
+/* CERR_IAM_ENTITY_EXISTS when the name or the user id is taken. */
+int meta_user_create(struct meta *m, const struct meta_user *u);
+
+/* CERR_IAM_NO_SUCH_ENTITY. */
+int meta_user_get(struct meta *m, const char *name, struct meta_user *out);
+
+/* Every user, by name; *out plain malloc'd. */
+int meta_user_list(struct meta *m, struct meta_user **out, size_t *n);
+
+/*
+ * Delete a user.  CERR_IAM_NO_SUCH_ENTITY; CERR_IAM_DELETE_CONFLICT while
+ * it has access keys or policies, unless `force`, which deletes them in
+ * the same transaction.
+ */
+int meta_user_delete(struct meta *m, const char *name, bool force);
+
+/*
+ * Store a new access key for k->user_name.  CERR_IAM_NO_SUCH_ENTITY (no
+ * such user), CERR_IAM_ENTITY_EXISTS (key id taken),
+ * CERR_IAM_LIMIT_EXCEEDED (the user has META_USER_KEYS_MAX keys).
+ */
+int meta_access_key_create(struct meta *m, const struct meta_access_key *k);
+
+/*
+ * One access key and its user in one read, for authentication.
+ * CERR_IAM_NO_SUCH_ENTITY.  `user` may be NULL.
+ */
+int meta_access_key_get(struct meta *m, const char *akid,
+                        struct meta_access_key *out,
+                        struct meta_user *user);
+
+/* A user's keys, oldest first; *out plain malloc'd (wipe: wrapped
+ * secrets).  CERR_IAM_NO_SUCH_ENTITY. */
+int meta_access_key_list(struct meta *m, const char *user_name,
+                         struct meta_access_key **out, size_t *n);
+
+/* Activate or deactivate a key.  CERR_IAM_NO_SUCH_ENTITY. */
+int meta_access_key_set_active(struct meta *m, const char *akid,
+                               bool active);
+
+/* CERR_IAM_NO_SUCH_ENTITY. */
+int meta_access_key_delete(struct meta *m, const char *akid);
+
+/* Attach (or replace) a user's policy `name`.  CERR_IAM_NO_SUCH_ENTITY
+ * (no such user). */
+int meta_user_policy_put(struct meta *m, const char *user_name,
+                         const char *name, const char *document,
+                         int64_t now_ms);
+
+/* CERR_IAM_NO_SUCH_ENTITY (no such user or policy). */
+int meta_user_policy_delete(struct meta *m, const char *user_name,
+                            const char *name);
+
+/* A user's policies with their documents, by name.  Free with
+ * meta_user_policy_list_free.  CERR_IAM_NO_SUCH_ENTITY. */
+int meta_user_policy_list(struct meta *m, const char *user_name,
+                          struct meta_user_policy **out, size_t *n);
+
+void meta_user_policy_list_free(struct meta_user_policy *v, size_t n);
+
 /* ---- Sweeping --------------------------------------------------------- */
 
 /* *yes = whether any object body or part still references blob id. */

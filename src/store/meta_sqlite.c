@@ -518,6 +518,7 @@ init_ops(void)
     sq_ops.bucket_key_latest = sq_bucket_key_latest;
     msq_obj_ops(&sq_ops);
     msq_kms_ops(&sq_ops);
+    msq_users_ops(&sq_ops);
 }
 
 /*
@@ -545,7 +546,8 @@ meta_open_sqlite(const char *path, struct meta **out)
     if ((db = calloc(1, sizeof(*db))) == NULL)
         return CERR_NOMEM;
     db->base.ops = &sq_ops;
-    if ((rc = msq_open(db, path)) != 0) {
+    if ((rc = msq_open(db, path)) != 0 ||
+        (rc = msq_users_schema(db)) != 0) {
         sq_close(&db->base);
         return rc == MSQ_CONSTRAINT ? CERR_INTERNAL : rc;
     }

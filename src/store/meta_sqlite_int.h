@@ -121,4 +121,8 @@ int msq_bucket_check(struct msq_conn *c, const char *bucket);
 void msq_obj_ops(struct meta_ops *ops);
 void msq_kms_ops(struct meta_ops *ops);
 
+/* IAM tables (meta_sqlite_users.c): create when missing; fill the ops. */
+int msq_users_schema(struct msq *db);
+void msq_users_ops(struct meta_ops *ops);
+
 #endif

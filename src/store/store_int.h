@@ -145,6 +145,27 @@ struct meta_ops {
                         const struct meta_kms_tag *t, size_t n);
     int (*kms_tags_delete)(struct meta *m, const char *key_id,
                            const char *const *keys, size_t n);
+    int (*user_create)(struct meta *m, const struct meta_user *u);
+    int (*user_get)(struct meta *m, const char *name, struct meta_user *out);
+    int (*user_list)(struct meta *m, struct meta_user **out, size_t *n);
+    int (*user_delete)(struct meta *m, const char *name, bool force);
+    int (*access_key_create)(struct meta *m,
+                             const struct meta_access_key *k);
+    int (*access_key_get)(struct meta *m, const char *akid,
+                          struct meta_access_key *out,
+                          struct meta_user *user);
+    int (*access_key_list)(struct meta *m, const char *user_name,
+                           struct meta_access_key **out, size_t *n);
+    int (*access_key_set_active)(struct meta *m, const char *akid,
+                                 bool active);
+    int (*access_key_delete)(struct meta *m, const char *akid);
+    int (*user_policy_put)(struct meta *m, const char *user_name,
+                           const char *name, const char *document,
+                           int64_t now_ms);
+    int (*user_policy_delete)(struct meta *m, const char *user_name,
+                              const char *name);
+    int (*user_policy_list)(struct meta *m, const char *user_name,
+                            struct meta_user_policy **out, size_t *n);
 };
 
 struct meta {
