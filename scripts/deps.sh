@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages coffer needs to build and test, if any are
-# missing. Checks each with dpkg-query first, so on a ready machine it
+# missing, and the JavaScript SDK of the integration tests with npm ci
+# when it is not installed yet. Checks each package with dpkg-query first, so on a ready machine it
 # changes nothing and needs no network. Runs as root; otherwise uses sudo
 # when it is available.
 set -euo pipefail
@@ -10,7 +11,17 @@ packages=(
     libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev
     libxml2-dev libsqlite3-dev libcmocka-dev
     python3-pytest awscli openssl curl
+    s3cmd rclone nodejs
 )
+
+# The JavaScript SDK the integration tests drive, from its lock file, once.
+install_js_sdk() {
+    local js
+    js="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/js"
+    if [ ! -d "$js/node_modules/@aws-sdk/client-s3" ]; then
+        (cd "$js" && npm ci --no-audit --no-fund)
+    fi
+}
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -21,6 +32,7 @@ for pkg in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+    install_js_sdk
     exit 0
 fi
 
@@ -38,3 +50,4 @@ echo "deps.sh: installing ${missing[*]}" >&2
 "${as_root[@]}" apt-get update
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y "${missing[@]}"
+install_js_sdk
