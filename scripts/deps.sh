@@ -10,7 +10,7 @@ packages=(
     meson ninja-build pkg-config gcc
     libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev
     libxml2-dev libsqlite3-dev libcmocka-dev
-    python3-pytest awscli openssl curl
+    python3-pytest awscli openssl curl libcurl4-openssl-dev
     s3cmd rclone nodejs
 )
 
