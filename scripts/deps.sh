@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages coffer needs to build and test, if any are
 # missing, and the JavaScript SDK of the integration tests with npm ci
-# when it is not installed yet. Checks each package with dpkg-query first, so on a ready machine it
-# changes nothing and needs no network. Runs as root; otherwise uses sudo
-# when it is available.
+# when it is not installed yet. Checks each package with dpkg-query first,
+# so on a ready machine it changes nothing and needs no network. Runs as
+# root; otherwise uses sudo when it is available.
 set -euo pipefail
 
 packages=(
