@@ -145,6 +145,36 @@ set_last(struct listing *l, const char *pos, bool skip_prefix)
     return 0;
 }
 
+/*
+ * A marker a client echoes back from NextMarker or NextKeyMarker names a
+ * common prefix when it ends with the delimiter: resume after everything
+ * under it, or the prefix would be listed again.
+ */
+static void
+resume_point(const char *marker, const char *delim, char *out, size_t cap)
+{
+    size_t ml = strlen(marker), dl = delim ? strlen(delim) : 0;
+
+    snprintf(out, cap, "%s", marker);
+    if (dl > 0 && ml >= dl && strcmp(marker + ml - dl, delim) == 0 &&
+        ml + 1 < cap) {
+        out[ml] = (char)0xff;
+        out[ml + 1] = '\0';
+    }
+}
+
+/* The position a client sees: without the byte that skips a prefix. */
+static void
+shown_position(const char *pos, char *out, size_t cap)
+{
+    size_t n;
+
+    snprintf(out, cap, "%s", pos);
+    n = strlen(out);
+    if (n > 0 && (unsigned char)out[n - 1] == 0xff)
+        out[n - 1] = '\0';
+}
+
 /* Walk the bucket from `after`, filling one page. */
 static int
 walk(struct s3_req *r, struct listing *l, const char *after)
@@ -167,8 +197,9 @@ walk(struct s3_req *r, struct listing *l, const char *after)
                 break;
             }
             if (folded) {
-                put_text(&l->contents, "CommonPrefixes><Prefix",
-                         cp.data, l->url);
+                buf_puts(&l->contents, "<CommonPrefixes>");
+                put_text(&l->contents, "Prefix", cp.data, l->url);
+                buf_puts(&l->contents, "</CommonPrefixes>");
                 rc = set_last(l, cp.data, true);
             } else {
                 add_object(r, l, &v[i]);
@@ -308,12 +339,14 @@ s3_list_objects(struct s3_req *r)
     const char *marker = s3_param(r, "marker");
     struct listing l;
     struct buf b = BUF_INIT;
+    char after[S3_MAX_KEY + 8], next[S3_MAX_KEY + 8];
     int rc;
 
     rc = list_prepare(r, &l);
     l.owner = true;
+    resume_point(marker ? marker : "", l.delimiter, after, sizeof(after));
     if (rc == 0)
-        rc = walk(r, &l, marker ? marker : "");
+        rc = walk(r, &l, after);
     if (rc != 0) {
         listing_free(&l);
         s3_fail(r, rc);
@@ -324,8 +357,10 @@ s3_list_objects(struct s3_req *r)
     buf_put_xml_elem(&b, "Name", r->bucket);
     put_text(&b, "Prefix", l.prefix, l.url);
     put_text(&b, "Marker", marker ? marker : "", l.url);
-    if (l.truncated && l.delimiter)
-        put_text(&b, "NextMarker", l.last, l.url);
+    if (l.truncated && l.delimiter) {
+        shown_position(l.last, next, sizeof(next));
+        put_text(&b, "NextMarker", next, l.url);
+    }
     buf_printf(&b, "<MaxKeys>%zu</MaxKeys>", l.max);
     if (l.delimiter)
         put_text(&b, "Delimiter", l.delimiter, l.url);
@@ -437,30 +472,87 @@ upload_xml(struct s3_req *r, struct buf *b, const struct meta_upload *u)
     buf_puts(b, "</Upload>");
 }
 
+struct upload_page {
+    const char *prefix;
+    const char *delimiter;
+    size_t max;
+    struct buf entries;             /* <Upload> and <CommonPrefixes> */
+    size_t count;
+    bool truncated;
+    char next_key[S3_MAX_KEY + 8];
+    char next_id[128];
+};
+
+/* Fill one page of uploads, folding keys by the delimiter as objects. */
+static int
+walk_uploads(struct s3_req *r, struct upload_page *pg, const char *km,
+             const char *im)
+{
+    struct listing l;
+    struct buf cp = BUF_INIT;
+    char key[S3_MAX_KEY + 8], id[128];
+    int rc = 0;
+
+    memset(&l, 0, sizeof(l));
+    l.prefix = pg->prefix;
+    l.delimiter = pg->delimiter;
+    resume_point(km, pg->delimiter, key, sizeof(key));
+    snprintf(id, sizeof(id), "%s", im);
+    while (rc == 0 && !pg->truncated && pg->max > 0) {
+        struct meta_upload *v = NULL;
+        size_t n = 0, i;
+
+        rc = meta_upload_list(r->app->meta, r->bucket, pg->prefix, key, id,
+                              LIST_BATCH, &v, &n);
+        for (i = 0; rc == 0 && i < n; i++) {
+            bool folded = common_prefix(&l, v[i].key, &cp);
+
+            if (pg->count == pg->max) {
+                pg->truncated = true;
+                break;
+            }
+            pg->count++;
+            if (folded) {
+                buf_puts(&pg->entries, "<CommonPrefixes>");
+                buf_put_xml_elem(&pg->entries, "Prefix", cp.data);
+                buf_puts(&pg->entries, "</CommonPrefixes>");
+                /* 0xff never occurs in UTF-8: skip the whole prefix. */
+                snprintf(key, sizeof(key), "%s\xff", cp.data);
+                id[0] = '\0';
+                break;
+            }
+            upload_xml(r, &pg->entries, &v[i]);
+            snprintf(key, sizeof(key), "%s", v[i].key);
+            snprintf(id, sizeof(id), "%s", v[i].upload_id);
+        }
+        meta_upload_list_free(v, n);
+        if (n < LIST_BATCH && i == n)
+            break;
+    }
+    shown_position(key, pg->next_key, sizeof(pg->next_key));
+    snprintf(pg->next_id, sizeof(pg->next_id), "%s", id);
+    buf_free(&cp);
+    return rc;
+}
+
 void
 s3_list_uploads(struct s3_req *r)
 {
-    const char *prefix = s3_param(r, "prefix");
     const char *km = s3_param(r, "key-marker");
     const char *im = s3_param(r, "upload-id-marker");
-    struct meta_upload *v = NULL;
-    struct buf b = BUF_INIT, arn = BUF_INIT;
-    size_t n = 0, max, i;
+    struct upload_page pg;
+    struct buf b = BUF_INIT;
     int rc;
 
-    s3_bucket_arn(r->bucket, NULL, &arn);
-    rc = s3_authorize(r, "s3:ListBucketMultipartUploads", arn.data, NULL);
-    buf_free(&arn);
-    if (rc == 0 && s3_param(r, "delimiter"))
-        /* XXX: a delimiter is refused: CommonPrefixes of uploads are not
-         * built yet. */
-        rc = err_set(&r->d, CERR_NOT_IMPLEMENTED, "coffer does not yet "
-                     "support a delimiter when listing uploads");
+    memset(&pg, 0, sizeof(pg));
+    pg.prefix = s3_param(r, "prefix") ? s3_param(r, "prefix") : "";
+    pg.delimiter = s3_param(r, "delimiter");
+    rc = s3_authorize_bucket(r, "s3:ListBucketMultipartUploads");
     if (rc == 0 && (rc = s3_load_bucket(r)) == 0 &&
-        (rc = parse_max(r, "max-uploads", &max)) == 0)
-        rc = meta_upload_list(r->app->meta, r->bucket, prefix ? prefix : "",
-                              km ? km : "", im ? im : "", max + 1, &v, &n);
+        (rc = parse_max(r, "max-uploads", &pg.max)) == 0)
+        rc = walk_uploads(r, &pg, km ? km : "", im ? im : "");
     if (rc != 0) {
+        buf_free(&pg.entries);
         s3_fail(r, rc);
         return;
     }
@@ -469,17 +561,18 @@ s3_list_uploads(struct s3_req *r)
     buf_put_xml_elem(&b, "Bucket", r->bucket);
     buf_put_xml_elem(&b, "KeyMarker", km ? km : "");
     buf_put_xml_elem(&b, "UploadIdMarker", im ? im : "");
-    if (n > max) {
-        buf_put_xml_elem(&b, "NextKeyMarker", v[max - 1].key);
-        buf_put_xml_elem(&b, "NextUploadIdMarker", v[max - 1].upload_id);
+    if (pg.truncated) {
+        buf_put_xml_elem(&b, "NextKeyMarker", pg.next_key);
+        buf_put_xml_elem(&b, "NextUploadIdMarker", pg.next_id);
     }
-    buf_put_xml_elem(&b, "Prefix", prefix ? prefix : "");
-    buf_printf(&b, "<MaxUploads>%zu</MaxUploads>", max);
+    buf_put_xml_elem(&b, "Prefix", pg.prefix);
+    if (pg.delimiter)
+        buf_put_xml_elem(&b, "Delimiter", pg.delimiter);
+    buf_printf(&b, "<MaxUploads>%zu</MaxUploads>", pg.max);
     buf_printf(&b, "<IsTruncated>%s</IsTruncated>",
-               n > max ? "true" : "false");
-    for (i = 0; i < n && i < max; i++)
-        upload_xml(r, &b, &v[i]);
+               pg.truncated ? "true" : "false");
+    buf_append(&b, pg.entries.data, pg.entries.len);
     buf_puts(&b, "</ListMultipartUploadsResult>");
-    meta_upload_list_free(v, n);
+    buf_free(&pg.entries);
     s3_reply_xml(r, 200, &b);
 }

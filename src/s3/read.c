@@ -206,9 +206,14 @@ stored_headers(struct s3_req *r, const struct meta_object *o)
     json_decref(h);
 }
 
+/*
+ * The headers of a GET or HEAD reply.  The stored checksum goes out only
+ * when asked for and only with the whole object (never on a range or a
+ * 304, where a client would check it against bytes it did not get).
+ */
 static void
 object_headers(struct s3_req *r, const struct meta_object *o,
-               const struct sse_request *sreq, bool ranged)
+               const struct sse_request *sreq, bool whole)
 {
     char etag[64], when[32], n[24];
     const char *mode = s3_header(r, "x-amz-checksum-mode");
@@ -224,8 +229,7 @@ object_headers(struct s3_req *r, const struct meta_object *o,
         snprintf(n, sizeof(n), "%zu", o->nbodies);
         http_header(r->x, "x-amz-mp-parts-count", n);
     }
-    /* Never a checksum of the whole object on a part of it. */
-    if (mode && strcmp(mode, "ENABLED") == 0 && !ranged && o->checksum[0]) {
+    if (mode && strcmp(mode, "ENABLED") == 0 && whole && o->checksum[0]) {
         char name[48];
         size_t i;
 
@@ -265,8 +269,11 @@ load_object(struct s3_req *r, struct get_stream *gs,
             object_headers(r, &gs->obj, sreq, false);
         return rc;
     }
+    /* HEAD needs no key and makes no KMS call (sse.md §7). */
     return sse_open_object(r->app->sse, &r->caller, r->bucket, r->key,
-                           &gs->obj.sse, sreq, &gs->okey, &r->d);
+                           &gs->obj.sse, sreq,
+                           strcmp(r->x->req.method, "HEAD") == 0 ? NULL
+                           : &gs->okey, &r->d);
 }
 
 static void
@@ -304,7 +311,7 @@ serve(struct s3_req *r, bool head)
         s3_fail(r, CERR_INVALID_RANGE);
         return;
     }
-    object_headers(r, &gs->obj, &sreq, ranged);
+    object_headers(r, &gs->obj, &sreq, !ranged);
     sse_request_clear(&sreq);
     if (ranged) {
         snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,

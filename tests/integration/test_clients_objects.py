@@ -226,10 +226,6 @@ def test_conditional_head(s3, bucket, stored, name):
     assert status == want
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="a 304 reply "
-                   "carries x-amz-checksum-crc32 and x-amz-checksum-type; "
-                   "boto3's default response checksum validation then "
-                   "fails with TypeError instead of a 304 ClientError")
 def test_not_modified_with_default_boto3(s3, bucket, stored):
     key, _, etag, _ = stored
     with pytest.raises(ClientError) as e:
