@@ -71,6 +71,18 @@ int policy_foreach_user(const struct policy *p,
  */
 char *policy_warnings(const struct policy *p);
 
+/*
+ * The linter (lint.c): appends to `text` one sentence per statement
+ * saying what it does, and to `warnings` one "warning: ..." line per trap
+ * (policy_warnings' lines; negated or ...IfExists conditions on an s3:
+ * key that some of the statement's actions never carry; a Resource no
+ * action of its statement can match, or a named action no Resource can).
+ * Either buffer may be NULL.  Returns the number of warnings.
+ */
+struct buf;
+size_t policy_lint(const struct policy *p, struct buf *text,
+                   struct buf *warnings);
+
 enum policy_principal_type {
     POLICY_PRINCIPAL_ROOT,
     POLICY_PRINCIPAL_USER,
