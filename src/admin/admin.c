@@ -1,13 +1,20 @@
 /*
  * The `coffer admin` dispatcher: shared options, the table of groups and
- * the data directory's metadata that most groups open.
+ * the data directory's metadata, key service and user directory that
+ * groups open on demand.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "admin/admin.h"
+#include "crypto/crypto.h"
+#include "iam/iam.h"
+#include "kms/kms.h"
 #include "store/meta.h"
 #include "util/err.h"
 
@@ -21,6 +28,11 @@ struct group {
 
 /* One row per group, in the order usage lists them. */
 static const struct group groups[] = {
+    { "user", admin_user_main, "create, delete and list users" },
+    { "key", admin_key_main, "create, list, (de)activate and delete "
+      "access keys" },
+    { "policy", admin_policy_main, "attach, detach, show and lint "
+      "policies" },
     { NULL, NULL, NULL },
 };
 
@@ -83,6 +95,78 @@ admin_ctx_meta(struct admin_ctx *ctx)
     return 0;
 }
 
+/* Refuse to make a root key: only a server's first start may. */
+static int
+root_key_present(struct admin_ctx *ctx)
+{
+    char path[PATH_MAX + 16];
+    struct stat st;
+
+    if (getenv("COFFER_ROOT_KEY") != NULL)
+        return 0;
+    snprintf(path, sizeof(path), "%s/root.key", ctx->data_dir);
+    if (stat(path, &st) == 0)
+        return 0;
+    admin_errorf("%s does not exist: set COFFER_ROOT_KEY to the root key "
+                 "the server uses", path);
+    return CERR_IO;
+}
+
+/*
+ * Open everything users need.  The key service gets no audit directory:
+ * sealing a secret key under an internal key is not a KMS call, and the
+ * server owns the audit chain.
+ */
+int
+admin_ctx_iam(struct admin_ctx *ctx)
+{
+    struct kms_config kc;
+    struct err_detail d;
+    int rc;
+
+    if (ctx->iam != NULL)
+        return 0;
+    if ((rc = admin_ctx_meta(ctx)) != 0 || (rc = root_key_present(ctx)) != 0)
+        return rc;
+    memset(&kc, 0, sizeof(kc));
+    err_clear(&d);
+    rc = kms_root_key_load(ctx->data_dir, kc.root_key, &d);
+    kc.region = "us-east-1";    /* internal keys do not depend on it */
+    kc.account = ctx->account;
+    if (rc == 0)
+        rc = kms_open(ctx->meta, &kc, &ctx->kms, &d);
+    crypto_wipe(kc.root_key, sizeof(kc.root_key));
+    if (rc != 0) {
+        admin_errorf("cannot open the key service: %s",
+                     d.message[0] ? d.message : err_name(rc));
+        return rc;
+    }
+    rc = iam_open(ctx->meta, ctx->kms, ctx->account, NULL, &ctx->iam);
+    if (rc == CERR_CORRUPT)
+        admin_errorf("the root key does not open this data directory's "
+                     "keys: is it the server's?");
+    else if (rc != 0)
+        admin_errorf("cannot open the user directory: %s", err_name(rc));
+    return rc;
+}
+
+/* Print a JSON value to standard output and free it; see admin.h. */
+int
+admin_print_json(struct json_t *v)
+{
+    char *text = v ? json_dumps(v, JSON_INDENT(4) | JSON_PRESERVE_ORDER)
+                   : NULL;
+
+    json_decref(v);
+    if (text == NULL) {
+        admin_errorf("out of memory");
+        return 1;
+    }
+    puts(text);
+    free(text);
+    return 0;
+}
+
 /* Take --data DIR (or --data=DIR) and --help before the group's name. */
 static int
 parse_common(struct admin_ctx *ctx, int argc, char **argv, int *next)
@@ -138,6 +222,8 @@ admin_main(int argc, char **argv)
         return 2;
     }
     rc = g->fn(&ctx, argc - i, argv + i);
+    iam_close(ctx.iam);
+    kms_close(ctx.kms);
     if (ctx.meta != NULL)
         meta_close(ctx.meta);
     return rc;

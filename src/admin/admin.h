@@ -12,16 +12,21 @@
 #include <limits.h>
 #include <stdio.h>
 
+struct iam;
+struct kms;
 struct meta;
 
 /*
  * What every group shares.  The data directory is always set; meta and
- * account are filled on first use by admin_ctx_meta().
+ * account are filled on first use by admin_ctx_meta(), kms and iam by
+ * admin_ctx_iam().
  */
 struct admin_ctx {
     char data_dir[PATH_MAX];
     char account[16];           /* 12 digits once meta is open */
     struct meta *meta;          /* NULL until admin_ctx_meta() */
+    struct kms *kms;            /* NULL until admin_ctx_iam() */
+    struct iam *iam;            /* NULL until admin_ctx_iam() */
 };
 
 /*
@@ -43,6 +48,27 @@ int admin_main(int argc, char **argv);
  * negative CERR_* code after printing why; admin_main() closes it.
  */
 int admin_ctx_meta(struct admin_ctx *ctx);
+
+/*
+ * Open the metadata, the root key (COFFER_ROOT_KEY, else DATA/root.key,
+ * which must exist: a new one would seal secrets the server cannot
+ * open), the key service without an audit file, and the user directory.
+ * Returns 0 or a negative CERR_* code after printing why; admin_main()
+ * closes them.
+ */
+int admin_ctx_iam(struct admin_ctx *ctx);
+
+/* The groups of users.c and policies.c. */
+int admin_user_main(struct admin_ctx *ctx, int argc, char **argv);
+int admin_key_main(struct admin_ctx *ctx, int argc, char **argv);
+int admin_policy_main(struct admin_ctx *ctx, int argc, char **argv);
+
+/*
+ * Print a JSON value (pretty, keys in insertion order) and a newline to
+ * standard output, then free it.  Returns 0, or 1 when out of memory.
+ */
+struct json_t;
+int admin_print_json(struct json_t *v);
 
 /* Print "coffer admin: " and the message to standard error. */
 void admin_errorf(const char *fmt, ...)
