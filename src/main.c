@@ -20,6 +20,7 @@
 #include "admin/admin.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
+#include "iam/iam.h"
 #include "s3/s3.h"
 #include "sse/sse.h"
 #include "store/blob.h"
@@ -307,6 +308,12 @@ open_all(struct coffer *app)
                                                    : err_name(rc));
         return rc;
     }
+    rc = iam_open(app->meta, app->kms, app->cfg.account, app->creds,
+                  &app->iam);
+    if (rc != 0) {
+        log_error("main: users: %s", err_name(rc));
+        return rc;
+    }
     return open_access_log(app);
 }
 
@@ -314,6 +321,7 @@ static void
 close_all(struct coffer *app)
 {
     sse_close(app->sse);
+    iam_close(app->iam);
     kms_close(app->kms);
     auth_creds_free(app->creds);
     blob_store_close(app->blobs);

@@ -28,6 +28,7 @@
 struct meta;
 struct blob_store;
 struct sse;
+struct iam;
 
 /* Everything a request may need, built once by main(). */
 struct coffer_config {
@@ -51,6 +52,7 @@ struct coffer {
     struct kms *kms;
     struct kms_client kmsc;
     struct sse *sse;
+    struct iam *iam;                /* users: credentials, policies */
     FILE *access_log;
     pthread_mutex_t log_lock;
 };

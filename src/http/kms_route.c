@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "iam/iam.h"
 #include "util/codec.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -82,6 +83,7 @@ kms_end(struct http_exchange *x)
 {
     struct kms_state *st = x->state;
     struct sigv4_auth auth;
+    struct iam_identity *ident = NULL;
     struct err_detail d;
     struct kms_caller c;
     struct buf out = BUF_INIT;
@@ -100,6 +102,11 @@ kms_end(struct http_exchange *x)
         goto out;
     }
     snprintf(x->principal, sizeof(x->principal), "%s", auth.principal.arn);
+    rc = iam_identity_get(x->app->iam, &auth.principal, &ident);
+    if (rc != 0) {
+        reply_error(x, rc, NULL);
+        goto out;
+    }
 
     memset(&c, 0, sizeof(c));
     c.principal_arn = auth.principal.arn;
@@ -109,6 +116,9 @@ kms_end(struct http_exchange *x)
     c.request_id = x->req.id;
     c.source_ip = x->req.peer;
     c.secure_transport = x->req.secure;
+    c.user_id = auth.principal.type == AUTH_USER ? auth.principal.user_id
+                                                 : NULL;
+    c.identity = iam_identity_policies(ident, &c.nidentity);
 
     rc = kms_handle(x->app->kms, &c, target + strlen("TrentService."),
                     st->body.data ? st->body.data : "", st->body.len, &out,
@@ -124,6 +134,7 @@ kms_end(struct http_exchange *x)
     http_reply(x, 200);
 
 out:
+    iam_identity_release(ident);
     auth_sigv4_clear(&auth);
 }
 
