@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "iam/iam.h"
 #include "policy/policy.h"
+#include "util/log.h"
 #include "util/timefmt.h"
 
 void
@@ -113,6 +115,31 @@ principal_of(const struct s3_req *r)
 }
 
 /*
+ * Fetch the identity policies of the request's caller (none for root and
+ * anonymous callers), read afresh for every request so that what
+ * `coffer admin` changes counts at once.  0 or an error for the reply.
+ */
+int
+s3_identity_load(struct s3_req *r)
+{
+    int rc;
+
+    rc = iam_identity_get(r->app->iam, &r->auth.principal, &r->ident);
+    if (rc != 0)
+        log_error("s3: %s identity policies of %s: %s", r->x->req.id,
+                  r->auth.principal.arn, err_name(rc));
+    return rc;
+}
+
+/* Drop the request's hold on its identity policies. */
+void
+s3_identity_release(struct s3_req *r)
+{
+    iam_identity_release(r->ident);
+    r->ident = NULL;
+}
+
+/*
  * May the caller perform `action` on `resource` (an ARN; NULL = "*")?
  * `extra` holds operation-specific condition keys (it is consumed).
  * 0, CERR_ACCESS_DENIED, or a storage error.
@@ -123,9 +150,11 @@ s3_authorize(struct s3_req *r, const char *action, const char *resource,
 {
     struct policy_ctx *c = extra ? extra : policy_ctx_new();
     struct policy_principal pp = principal_of(r);
+    const struct policy *const *ident;
     struct policy_request pr;
     struct policy *bp = NULL;
     enum policy_result res;
+    size_t nident;
     int rc;
 
     if (c == NULL)
@@ -140,7 +169,8 @@ s3_authorize(struct s3_req *r, const char *action, const char *resource,
     pr.action = action;
     pr.resource = resource ? resource : "*";
     pr.ctx = c;
-    res = policy_decide_s3(bp, NULL, 0, r->app->cfg.account, &pr);
+    ident = iam_identity_policies(r->ident, &nident);
+    res = policy_decide_s3(bp, ident, nident, r->app->cfg.account, &pr);
     rc = res == POLICY_ALLOW ? 0 : CERR_ACCESS_DENIED;
 
 out:

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iam/iam.h"
 #include "util/codec.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -305,6 +306,8 @@ s3_caller_fill(struct s3_req *r)
     c->principal_arn = p->arn[0] ? p->arn : NULL;
     c->account = p->account[0] ? p->account : NULL;
     c->user_name = p->user_name[0] ? p->user_name : NULL;
+    c->user_id = p->type == AUTH_USER ? p->user_id : NULL;
+    c->identity = iam_identity_policies(r->ident, &c->nidentity);
     c->request_id = r->x->req.id;
     c->source_ip = r->x->req.peer;
     c->via_service = r->via_service;
@@ -387,6 +390,7 @@ req_free(struct http_exchange *x)
     if (r->cleanup)
         r->cleanup(r);
     auth_body_free(r->body);
+    s3_identity_release(r);
     auth_sigv4_clear(&r->auth);
     if (r->have_brec)
         meta_bucket_clear(&r->brec);
@@ -427,6 +431,8 @@ s3_begin(struct http_exchange *x)
              r->key ? "/" : "", r->key ? r->key : "");
 
     rc = authenticate(r);
+    if (rc == 0)
+        rc = s3_identity_load(r);
     if (rc != 0) {
         s3_fail(r, rc);
         return;

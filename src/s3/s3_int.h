@@ -30,6 +30,7 @@ struct s3_param {
 };
 
 struct s3_req;
+struct iam_identity;
 
 /*
  * One operation: `start` runs on the headers and either replies or sets
@@ -50,6 +51,7 @@ struct s3_req {
     struct s3_param *params;
     size_t nparams;
     struct sigv4_auth auth;
+    struct iam_identity *ident;     /* the caller's identity policies */
     struct kms_caller caller;
     char via_service[64];
     struct meta_bucket brec;        /* loaded by s3_load_bucket */
@@ -87,6 +89,8 @@ void s3_quote_etag(const char *etag, char *out, size_t cap);
 
 /* authz.c */
 struct policy_ctx;
+int s3_identity_load(struct s3_req *r);
+void s3_identity_release(struct s3_req *r);
 int s3_authorize(struct s3_req *r, const char *action, const char *resource,
                  struct policy_ctx *extra);
 int s3_authorize_put(struct s3_req *r, const char *sse, const char *kms_id);
