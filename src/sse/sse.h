@@ -132,7 +132,9 @@ int sse_new_object(struct sse *s, const struct kms_caller *c,
  * trio): KMS Decrypt (or the bucket-key cache, authorizing kms:Decrypt),
  * SSE-S3 unwrap, SSE-C check of req's key (missing → 400 InvalidRequest,
  * wrong → 403 AccessDenied, given for a non-SSE-C object → 400
- * InvalidRequest: sse.md §10).  req may be NULL (no headers).
+ * InvalidRequest: sse.md §10).  req may be NULL (no headers).  okey
+ * NULL: the customer-key checks alone, no KMS call and no key (HeadObject,
+ * sse.md §7).
  */
 int sse_open_object(struct sse *s, const struct kms_caller *c,
                     const char *bucket, const char *key,

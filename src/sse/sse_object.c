@@ -416,7 +416,7 @@ ssec_matches(struct sse *s, const struct meta_sse *rec,
 /*
  * Recover a stored object's key for reading (sse.md §10 answers for a
  * missing, wrong or needless customer key).  See sse.h.  On failure okey
- * is wiped.
+ * is wiped; with okey NULL only the customer-key checks run.
  */
 int
 sse_open_object(struct sse *s, const struct kms_caller *c,
@@ -428,7 +428,8 @@ sse_open_object(struct sse *s, const struct kms_caller *c,
     bool ok = true;
     int rc = 0;
 
-    memset(okey, 0, sizeof(*okey));
+    if (okey != NULL)
+        memset(okey, 0, sizeof(*okey));
     if (rec->mode == SSE_MODE_C && !given)
         return err_set(d, CERR_INVALID_REQUEST, MSG_NEED_KEY);
     if (rec->mode != SSE_MODE_C && given)
@@ -441,9 +442,9 @@ sse_open_object(struct sse *s, const struct kms_caller *c,
                        "Side Encryption with Customer provided keys must "
                        "provide the correct secret key.");
 
-    if (rc == 0)
+    if (rc == 0 && okey != NULL)
         rc = open_key(s, c, bucket, key, rec, req, okey, d);
-    if (rc != 0)
+    if (rc != 0 && okey != NULL)
         sse_key_wipe(okey);
     return rc;
 }
