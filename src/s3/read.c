@@ -1,8 +1,10 @@
 /*
- * GetObject and HeadObject: conditions, ranges, stored headers, and a
- * body decrypted segment by segment as the socket drains.  A multipart
- * object is a list of bodies at plaintext offsets; a range touches only
- * the bodies, and within them the segments, it covers.
+ * GetObject and HeadObject: conditions, ranges and parts, stored
+ * headers, and a body decrypted segment by segment as the socket
+ * drains.  A multipart object is a list of bodies at plaintext offsets;
+ * a range touches only the bodies, and within them the segments, it
+ * covers.  The body reader here also feeds CopyObject and
+ * UploadPartCopy (copy.c).
  */
 #include "s3/s3_int.h"
 
@@ -14,15 +16,22 @@
 #include <jansson.h>
 
 #include "crypto/crypto.h"
+#include "policy/policy.h"
 #include "util/timefmt.h"
 
 struct get_stream {
-    struct coffer *app;
     struct meta_object obj;
     struct sse_key okey;
+    struct s3_body_reader br;       /* reads obj under okey */
     uint64_t start;                 /* object offset of the first byte */
-    size_t cur;                     /* index of the body open in rd */
-    struct sse_reader *rd;
+};
+
+/* What a GET or HEAD sends: the object, a Range of it, or a part. */
+struct span {
+    uint64_t first;
+    uint64_t len;
+    bool partial;                   /* 206 with Content-Range */
+    int part;                       /* ?partNumber, 0 when not asked */
 };
 
 static void
@@ -32,10 +41,34 @@ stream_free(void *ctx)
 
     if (gs == NULL)
         return;
-    sse_reader_close(gs->rd);
+    s3_body_reader_close(&gs->br);
     sse_key_wipe(&gs->okey);
     meta_object_clear(&gs->obj);
     free(gs);
+}
+
+/*
+ * Read obj (borrowed: it must outlive br) under its object key okey
+ * (copied; wiped by s3_body_reader_close).
+ */
+void
+s3_body_reader_init(struct s3_body_reader *br, struct blob_store *bs,
+                    const struct meta_object *obj,
+                    const struct sse_key *okey)
+{
+    memset(br, 0, sizeof(*br));
+    br->blobs = bs;
+    br->obj = obj;
+    br->okey = *okey;
+}
+
+/* Close the open body and wipe the key; safe to call twice. */
+void
+s3_body_reader_close(struct s3_body_reader *br)
+{
+    sse_reader_close(br->rd);
+    br->rd = NULL;
+    sse_key_wipe(&br->okey);
 }
 
 static size_t
@@ -55,43 +88,57 @@ find_body(const struct meta_object *o, uint64_t off)
 }
 
 static int
-open_body(struct get_stream *gs, size_t i)
+open_body(struct s3_body_reader *br, size_t i)
 {
-    const struct meta_body *b = &gs->obj.bodies[i];
+    const struct meta_object *o = br->obj;
+    const struct meta_body *b = &o->bodies[i];
     uint8_t key[32];
     int rc;
 
-    sse_reader_close(gs->rd);
-    gs->rd = NULL;
-    rc = sse_body_key(&gs->okey, &gs->obj.sse, gs->obj.bucket, gs->obj.key,
-                      gs->obj.upload_id, b->part_number, b->salt, key);
+    sse_reader_close(br->rd);
+    br->rd = NULL;
+    rc = sse_body_key(&br->okey, &o->sse, o->bucket, o->key, o->upload_id,
+                      b->part_number, b->salt, key);
     if (rc == 0)
-        rc = sse_reader_open(gs->app->blobs, b->blob_id, key,
-                             (uint64_t)b->size, &gs->rd);
+        rc = sse_reader_open(br->blobs, b->blob_id, key, (uint64_t)b->size,
+                             &br->rd);
     crypto_wipe(key, sizeof(key));
-    gs->cur = i;
+    br->cur = i;
     return rc;
+}
+
+/*
+ * Up to max plaintext bytes of the object from offset off into buf;
+ * *got is 0 at the end.  Only the body and segment holding off are
+ * decrypted.  0 or the reader's error (CERR_CORRUPT for a body that
+ * fails its check).
+ */
+int
+s3_body_reader_read(struct s3_body_reader *br, uint64_t off, void *buf,
+                    size_t max, size_t *got)
+{
+    const struct meta_object *o = br->obj;
+    size_t i;
+    int rc;
+
+    *got = 0;
+    if (o->nbodies == 0 || off >= (uint64_t)o->size)
+        return 0;
+    i = find_body(o, off);
+    if (br->rd == NULL || br->cur != i) {
+        if ((rc = open_body(br, i)) != 0)
+            return rc;
+    }
+    return sse_reader_read(br->rd, off - (uint64_t)o->bodies[i].offset, buf,
+                           max, got);
 }
 
 static int
 stream_read(void *ctx, uint64_t pos, void *buf, size_t max, size_t *got)
 {
     struct get_stream *gs = ctx;
-    uint64_t off = gs->start + pos;
-    const struct meta_body *b;
-    size_t i;
-    int rc;
 
-    *got = 0;
-    if (gs->obj.nbodies == 0 || off >= (uint64_t)gs->obj.size)
-        return 0;
-    i = find_body(&gs->obj, off);
-    if (gs->rd == NULL || gs->cur != i) {
-        if ((rc = open_body(gs, i)) != 0)
-            return rc;
-    }
-    b = &gs->obj.bodies[i];
-    return sse_reader_read(gs->rd, off - (uint64_t)b->offset, buf, max, got);
+    return s3_body_reader_read(&gs->br, gs->start + pos, buf, max, got);
 }
 
 /* Parse a single "bytes=" range; false when absent or not parseable. */
@@ -213,10 +260,12 @@ stored_headers(struct s3_req *r, const struct meta_object *o)
  */
 static void
 object_headers(struct s3_req *r, const struct meta_object *o,
-               const struct sse_request *sreq, bool whole)
+               const struct sse_request *sreq, const struct span *sp,
+               bool whole)
 {
     char etag[64], when[32], n[24];
     const char *mode = s3_header(r, "x-amz-checksum-mode");
+    size_t tags = s3_tagging_count(o->tagging);
 
     s3_quote_etag(o->etag, etag, sizeof(etag));
     http_header(r->x, "ETag", etag);
@@ -225,7 +274,12 @@ object_headers(struct s3_req *r, const struct meta_object *o,
     http_header(r->x, "Accept-Ranges", "bytes");
     stored_headers(r, o);
     s3_add_sse_headers(r, &o->sse, sreq, SSE_OP_READ);
-    if (o->nbodies > 1) {
+    if (tags > 0) {
+        snprintf(n, sizeof(n), "%zu", tags);
+        http_header(r->x, "x-amz-tagging-count", n);
+    }
+    /* The parts count answers a part request of a multipart object. */
+    if (sp != NULL && sp->part > 0 && o->upload_id[0]) {
         snprintf(n, sizeof(n), "%zu", o->nbodies);
         http_header(r->x, "x-amz-mp-parts-count", n);
     }
@@ -242,33 +296,100 @@ object_headers(struct s3_req *r, const struct meta_object *o,
     }
 }
 
+/* s3:GetObject, with the stored tags as s3:ExistingObjectTag keys. */
 static int
-load_object(struct s3_req *r, struct get_stream *gs,
-            struct sse_request *sreq)
+authorize_get(struct s3_req *r, const char *tagging)
 {
+    struct policy_ctx *c = policy_ctx_new();
     struct buf arn = BUF_INIT;
     int rc;
 
+    if (c == NULL)
+        return CERR_NOMEM;
+    if ((rc = s3_tagging_existing_ctx(tagging, c)) != 0) {
+        policy_ctx_free(c);
+        return rc;
+    }
     s3_bucket_arn(r->bucket, r->key, &arn);
-    rc = s3_authorize(r, "s3:GetObject", arn.data, NULL);
+    rc = s3_authorize(r, "s3:GetObject", arn.data, c);
     buf_free(&arn);
+    return rc;
+}
+
+/*
+ * ?partNumber: an integer from 1 to 10000, and never with a Range
+ * header.  *part stays 0 when the parameter is absent.
+ */
+static int
+part_param(struct s3_req *r, int *part)
+{
+    const char *s = s3_param(r, "partNumber");
+    char *end;
+    long n;
+
+    *part = 0;
+    if (s == NULL)
+        return 0;
+    n = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || n < 1 || n > S3_MAX_PARTS) {
+        err_set_argument(&r->d, "partNumber", s);
+        return err_set(&r->d, CERR_INVALID_ARGUMENT, "Part number must be "
+                       "an integer between 1 and 10000, inclusive");
+    }
+    if (s3_header(r, "range") != NULL)
+        return err_set(&r->d, CERR_INVALID_REQUEST, "Cannot specify both "
+                       "Range header and partNumber query parameter");
+    *part = (int)n;
+    return 0;
+}
+
+/*
+ * AWS serves no SSE-KMS object to a Signature Version 2 request, and
+ * takes no SSE-KMS header from one; neither does coffer.  0 or
+ * CERR_INVALID_ARGUMENT.
+ */
+int
+s3_check_sigv2_kms(struct s3_req *r, int mode)
+{
+    if (!r->auth.sigv2 || (mode != SSE_MODE_KMS &&
+                           mode != SSE_MODE_KMS_DSSE))
+        return 0;
+    err_set_argument(&r->d, "Authorization", "null");
+    return err_set(&r->d, CERR_INVALID_ARGUMENT, "Requests specifying "
+                   "Server Side Encryption with AWS KMS managed keys "
+                   "require AWS Signature Version 4.");
+}
+
+/*
+ * Authorize, validate, then look the object up (ruling 5); the lookup
+ * comes first only to learn the tags a policy may ask about.
+ */
+static int
+load_object(struct s3_req *r, struct get_stream *gs,
+            struct sse_request *sreq, struct span *sp)
+{
+    int found, rc;
+
+    found = meta_object_get(r->app->meta, r->bucket, r->key, &gs->obj);
+    rc = authorize_get(r, found == 0 ? gs->obj.tagging : NULL);
     if (rc != 0 || (rc = s3_load_bucket(r)) != 0)
         return rc;
     rc = sse_parse_request(&r->x->req.headers, SSE_OP_READ, r->x->req.secure,
                            r->app->cfg.allow_plain_ssec, sreq, &r->d);
-    if (rc != 0)
+    if (rc != 0 || (rc = part_param(r, &sp->part)) != 0)
         return rc;
-    rc = meta_object_get(r->app->meta, r->bucket, r->key, &gs->obj);
-    if (rc == CERR_NO_SUCH_KEY)
+    if (found == CERR_NO_SUCH_KEY)
         snprintf(r->d.key, sizeof(r->d.key), "%s", r->key);
-    if (rc != 0)
-        return rc;
+    if (found != 0)
+        return found;
     if ((rc = check_conditions(r, &gs->obj)) != 0) {
         /* A 304 still names the version it matched. */
         if (rc == CERR_NOT_MODIFIED)
-            object_headers(r, &gs->obj, sreq, false);
+            object_headers(r, &gs->obj, sreq, NULL, false);
         return rc;
     }
+    if ((rc = s3_check_sigv2_kms(r, gs->obj.sse.mode)) != 0)
+        return rc;
     /* HEAD needs no key and makes no KMS call (sse.md §7). */
     return sse_open_object(r->app->sse, &r->caller, r->bucket, r->key,
                            &gs->obj.sse, sreq,
@@ -276,64 +397,110 @@ load_object(struct s3_req *r, struct get_stream *gs,
                            : &gs->okey, &r->d);
 }
 
-static void
-serve(struct s3_req *r, bool head)
+/* A Range header's bytes; the whole object when there is none. */
+static int
+range_span(struct s3_req *r, uint64_t size, struct span *sp)
 {
-    struct get_stream *gs = calloc(1, sizeof(*gs));
-    struct sse_request sreq;
-    uint64_t first = 0, last = 0, size;
-    bool ranged, unsat;
-    char cr[96];
-    int rc;
+    uint64_t first = 0, last = 0;
+    bool unsat;
 
-    memset(&sreq, 0, sizeof(sreq));
-    sreq.bucket_key = -1;
-    if (gs == NULL) {
-        s3_fail(r, CERR_NOMEM);
-        return;
-    }
-    gs->app = r->app;
-    rc = load_object(r, gs, &sreq);
-    if (rc != 0) {
-        sse_request_clear(&sreq);
-        stream_free(gs);
-        s3_fail(r, rc);
-        return;
-    }
-    size = (uint64_t)gs->obj.size;
-    ranged = parse_range(s3_header(r, "range"), size, &first, &last,
-                         &unsat);
-    if (ranged && unsat) {
+    sp->len = size;
+    if (!parse_range(s3_header(r, "range"), size, &first, &last, &unsat))
+        return 0;
+    if (unsat) {
         snprintf(r->d.arg_value, sizeof(r->d.arg_value), "bytes */%" PRIu64,
                  size);
-        sse_request_clear(&sreq);
-        stream_free(gs);
-        s3_fail(r, CERR_INVALID_RANGE);
-        return;
+        return CERR_INVALID_RANGE;
     }
-    object_headers(r, &gs->obj, &sreq, !ranged);
-    sse_request_clear(&sreq);
-    if (ranged) {
-        snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
-                 first, last, size);
-        http_header(r->x, "Content-Range", cr);
-    } else {
-        last = size ? size - 1 : 0;
-    }
+    sp->first = first;
+    sp->len = last - first + 1;
+    sp->partial = true;
+    return 0;
+}
 
-    gs->start = first;
-    r->x->resp.length = size ? last - first + 1 : 0;
+/*
+ * Part sp->part: the n-th body of a multipart object, or for a single
+ * PUT part 1, the whole object.  Beyond: 416 InvalidPartNumber.  An
+ * empty part or object has no range to name and goes out as a 200.
+ */
+static int
+part_span(struct s3_req *r, const struct meta_object *o, struct span *sp)
+{
+    bool multipart = o->upload_id[0] != '\0';
+    const struct meta_body *b;
+
+    if ((multipart && (size_t)sp->part > o->nbodies) ||
+        (!multipart && sp->part != 1))
+        return err_set(&r->d, CERR_INVALID_PART_NUMBER, "The requested "
+                       "partnumber is not satisfiable");
+    sp->len = (uint64_t)o->size;
+    if (multipart) {
+        b = &o->bodies[sp->part - 1];
+        sp->first = (uint64_t)b->offset;
+        sp->len = (uint64_t)b->size;
+    }
+    sp->partial = sp->len > 0;
+    return 0;
+}
+
+/* Headers are out: Content-Range, then the body as the socket drains. */
+static void
+send_span(struct s3_req *r, struct get_stream *gs, const struct span *sp,
+          bool head)
+{
+    char cr[96];
+
+    if (sp->partial) {
+        snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+                 sp->first, sp->first + sp->len - 1,
+                 (uint64_t)gs->obj.size);
+        http_header(r->x, "Content-Range", cr);
+    }
+    s3_body_reader_init(&gs->br, r->app->blobs, &gs->obj, &gs->okey);
+    gs->start = sp->first;
+    r->x->resp.length = sp->len;
     r->x->resp.length_only = head;
-    if (!head && r->x->resp.length > 0) {
+    if (!head && sp->len > 0) {
         r->x->resp.reader = stream_read;
         r->x->resp.reader_free = stream_free;
         r->x->resp.reader_ctx = gs;
     } else {
         stream_free(gs);
     }
-    if (!head && r->x->resp.length == 0)
+    if (!head && sp->len == 0)
         r->x->resp.length_only = false;
-    http_reply(r->x, ranged ? 206 : 200);
+    http_reply(r->x, sp->partial ? 206 : 200);
+}
+
+static void
+serve(struct s3_req *r, bool head)
+{
+    struct get_stream *gs = calloc(1, sizeof(*gs));
+    struct sse_request sreq;
+    struct span sp;
+    int rc;
+
+    memset(&sreq, 0, sizeof(sreq));
+    memset(&sp, 0, sizeof(sp));
+    sreq.bucket_key = -1;
+    if (gs == NULL) {
+        s3_fail(r, CERR_NOMEM);
+        return;
+    }
+    rc = load_object(r, gs, &sreq, &sp);
+    if (rc == 0 && sp.part > 0)
+        rc = part_span(r, &gs->obj, &sp);
+    else if (rc == 0)
+        rc = range_span(r, (uint64_t)gs->obj.size, &sp);
+    if (rc != 0) {
+        sse_request_clear(&sreq);
+        stream_free(gs);
+        s3_fail(r, rc);
+        return;
+    }
+    object_headers(r, &gs->obj, &sreq, &sp, !sp.partial && sp.part == 0);
+    sse_request_clear(&sreq);
+    send_span(r, gs, &sp, head);
 }
 
 void
