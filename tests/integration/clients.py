@@ -52,7 +52,7 @@ def write_aws_files(directory, access_key, secret_key):
     """Writes a config and a credentials file for the test account.
 
     The s3 settings are the CLI's defaults, written out because the tests
-    rely on them: 20 MiB goes up as three 8 MiB-sized parts, in parallel.
+    rely on them: 20 MiB goes up as parts of 8, 8 and 4 MiB, in parallel.
     Returns (config path, credentials path).
     """
     config = directory / "config"
@@ -66,11 +66,11 @@ def write_aws_files(directory, access_key, secret_key):
         "    multipart_threshold = 8MB\n"
         "    multipart_chunksize = 8MB\n" % REGION)
     credentials = directory / "credentials"
+    credentials.touch(mode=0o600)
     credentials.write_text(
         "[default]\n"
         "aws_access_key_id = %s\n"
         "aws_secret_access_key = %s\n" % (access_key, secret_key))
-    credentials.chmod(0o600)
     return config, credentials
 
 
