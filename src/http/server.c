@@ -7,7 +7,7 @@
  * sent: the path libmicrohttpd hands the access handler is already
  * percent-decoded, and SigV4 and object keys need the raw text.
  */
-#include "http/http.h"
+#include "http/http_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,8 +39,6 @@ struct http_server {
     http_begin_fn s3_begin;
     struct listener plain;
     struct listener tls;
-    char *cert_pem;
-    char *key_pem;
 };
 
 static void
@@ -435,8 +433,7 @@ start_listener(struct http_server *srv, struct listener *l, const char *spec,
                bool secure, struct err_detail *d)
 {
     struct MHD_OptionItem tls[] = {
-        { MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem },
-        { MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem },
+        { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, http_tls_callback() },
         { MHD_OPTION_END, 0, NULL },
     };
     struct MHD_OptionItem plain[] = { { MHD_OPTION_END, 0, NULL } };
@@ -470,26 +467,6 @@ start_listener(struct http_server *srv, struct listener *l, const char *spec,
     return 0;
 }
 
-static char *
-read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    if (buf_failed(&b)) {
-        buf_free(&b);
-        return NULL;
-    }
-    return buf_steal(&b, NULL);
-}
-
 int
 http_server_start(struct coffer *app, http_begin_fn s3_begin,
                   struct http_server **out, struct err_detail *d)
@@ -506,14 +483,14 @@ http_server_start(struct coffer *app, http_begin_fn s3_begin,
     if (rc != 0)
         goto fail;
     if (app->cfg.tls_listen[0]) {
-        srv->cert_pem = read_file(app->cfg.tls_cert);
-        srv->key_pem = read_file(app->cfg.tls_key);
-        if (srv->cert_pem == NULL || srv->key_pem == NULL) {
-            rc = err_set(d, CERR_IO, "cannot read TLS certificate %s or "
-                         "key %s", app->cfg.tls_cert, app->cfg.tls_key);
+        /* The certificate comes from a callback, reloaded on SIGHUP. */
+        rc = http_tls_load(app->cfg.tls_cert, app->cfg.tls_key, d);
+        if (rc != 0)
             goto fail;
-        }
         rc = start_listener(srv, &srv->tls, app->cfg.tls_listen, true, d);
+        if (rc == 0 && http_tls_watch(app->cfg.tls_cert,
+                                      app->cfg.tls_key) != 0)
+            rc = err_set(d, CERR_IO, "cannot watch for SIGHUP");
         if (rc != 0)
             goto fail;
     }
@@ -534,10 +511,7 @@ http_server_stop(struct http_server *s)
         MHD_stop_daemon(s->plain.daemon);
     if (s->tls.daemon)
         MHD_stop_daemon(s->tls.daemon);
-    if (s->key_pem)
-        crypto_wipe(s->key_pem, strlen(s->key_pem));
-    free(s->key_pem);
-    free(s->cert_pem);
+    http_tls_stop();
     free(s);
 }
 
