@@ -430,6 +430,63 @@ int meta_kms_tags_put(struct meta *m, const char *key_id,
 int meta_kms_tags_delete(struct meta *m, const char *key_id,
                          const char *const *keys, size_t n);
 
+/* ---- KMS grants (meta_grants.c, meta_sqlite_grants.c) ---------------- */
+
+/*
+ * A grant on a KMS key.  The store keeps the operations as an opaque bit
+ * set (kms/ gives the bits their meaning) and the constraints as JSON
+ * text.  Grant tokens are never stored, only their SHA-256: one grant may
+ * have several tokens (an idempotent CreateGrant hands out a new one).
+ */
+struct meta_kms_grant {
+    char grant_id[65];
+    char key_id[37];
+    char name[257];             /* "" none */
+    char grantee[257];
+    char retiring[257];         /* "" none */
+    char issuer[128];           /* IssuingAccount, an account root ARN */
+    uint32_t ops;
+    char *constraints;          /* malloc'd JSON object, NULL none */
+    int64_t created_ms;
+};
+
+/*
+ * Store a new grant with its first token hash.  CERR_KMS_NOT_FOUND (no
+ * such key), CERR_KMS_ALREADY_EXISTS (grant id or token hash taken).
+ */
+int meta_kms_grant_create(struct meta *m, const struct meta_kms_grant *g,
+                          const uint8_t token_hash[32]);
+
+/* Add another token hash to a grant.  CERR_KMS_NOT_FOUND (no grant). */
+int meta_kms_grant_token_add(struct meta *m, const char *grant_id,
+                             const uint8_t token_hash[32]);
+
+/* One grant by id, or by the hash of one of its tokens.
+ * CERR_KMS_NOT_FOUND.  Free with meta_kms_grant_clear. */
+int meta_kms_grant_get(struct meta *m, const char *grant_id,
+                       struct meta_kms_grant *out);
+int meta_kms_grant_by_token(struct meta *m, const uint8_t token_hash[32],
+                            struct meta_kms_grant *out);
+
+/*
+ * Grants in creation order that match every filter given (NULL = any):
+ * key, grantee principal, retiring principal, name.  The listing starts
+ * after the grant after_id (NULL or "" = from the start; an id that is
+ * not a grant is CERR_KMS_INVALID_MARKER).  Free with
+ * meta_kms_grant_list_free.
+ */
+int meta_kms_grant_list(struct meta *m, const char *key_id,
+                        const char *grantee, const char *retiring,
+                        const char *name, const char *after_id,
+                        size_t limit, struct meta_kms_grant **out,
+                        size_t *n);
+
+/* Remove a grant and its token hashes.  CERR_KMS_NOT_FOUND. */
+int meta_kms_grant_delete(struct meta *m, const char *grant_id);
+
+void meta_kms_grant_clear(struct meta_kms_grant *g);
+void meta_kms_grant_list_free(struct meta_kms_grant *v, size_t n);
+
 /* ---- IAM users (meta_users.c, meta_sqlite_users.c) -------------------- */
 
 /*

@@ -519,6 +519,7 @@ init_ops(void)
     msq_obj_ops(&sq_ops);
     msq_kms_ops(&sq_ops);
     msq_users_ops(&sq_ops);
+    msq_grants_ops(&sq_ops);
 }
 
 /*

@@ -203,6 +203,8 @@ schema_init(sqlite3 *db)
                          " PRAGMA user_version=" XSTR(SCHEMA_VERSION));
     }
     if (rc == 0)
+        rc = run(db, msq_grants_schema);
+    if (rc == 0)
         return run(db, "COMMIT");
     run(db, "ROLLBACK");
     return rc;

@@ -124,5 +124,9 @@ void msq_kms_ops(struct meta_ops *ops);
 /* IAM tables (meta_sqlite_users.c): create when missing; fill the ops. */
 int msq_users_schema(struct msq *db);
 void msq_users_ops(struct meta_ops *ops);
+void msq_grants_ops(struct meta_ops *ops);
+
+/* The grant tables, created IF NOT EXISTS at every open. */
+extern const char msq_grants_schema[];
 
 #endif

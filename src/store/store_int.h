@@ -145,6 +145,19 @@ struct meta_ops {
                         const struct meta_kms_tag *t, size_t n);
     int (*kms_tags_delete)(struct meta *m, const char *key_id,
                            const char *const *keys, size_t n);
+    int (*kms_grant_create)(struct meta *m, const struct meta_kms_grant *g,
+                            const uint8_t token_hash[32]);
+    int (*kms_grant_token_add)(struct meta *m, const char *grant_id,
+                               const uint8_t token_hash[32]);
+    int (*kms_grant_get)(struct meta *m, const char *grant_id,
+                         const uint8_t *token_hash,
+                         struct meta_kms_grant *out);
+    int (*kms_grant_list)(struct meta *m, const char *key_id,
+                          const char *grantee, const char *retiring,
+                          const char *name, const char *after_id,
+                          size_t limit, struct meta_kms_grant **out,
+                          size_t *n);
+    int (*kms_grant_delete)(struct meta *m, const char *grant_id);
     int (*user_create)(struct meta *m, const struct meta_user *u);
     int (*user_get)(struct meta *m, const char *name, struct meta_user *out);
     int (*user_list)(struct meta *m, struct meta_user **out, size_t *n);
