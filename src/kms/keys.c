@@ -57,6 +57,61 @@ kms_alias_arn(const struct kms *k, const char *name, char arn[KMS_ARN_MAX])
              k->account, name);
 }
 
+static bool
+expired(const struct meta_kms_key *key, int64_t now)
+{
+    return strcmp(key->state, "PendingDeletion") == 0 &&
+           key->deletion_ms <= now;
+}
+
+/*
+ * The end of a deletion window: the key's rows go (materials, aliases,
+ * tags and grants with them), its cached materials are wiped, and the
+ * audit trail records a DeleteKey.  Everything sealed under the key is
+ * unreadable from here on.  A key another thread already removed is
+ * fine.  0 or a store error.
+ */
+static int
+destroy(struct kms *k, const char *key_id)
+{
+    struct kms_req r;
+    int rc;
+
+    rc = meta_kms_key_delete(k->meta, key_id);
+    kms_cache_drop(k, key_id);
+    if (rc != 0)
+        return rc == CERR_KMS_NOT_FOUND ? 0 : rc;
+
+    memset(&r, 0, sizeof(r));
+    r.k = k;
+    r.op = "DeleteKey";
+    kms_key_arn(k, key_id, r.arn);
+    (void)kms_audit_write(&k->audit, &r, 0);
+    kms_count(k, r.arn, r.op);
+    return 0;
+}
+
+/*
+ * Delete every key whose deletion window has passed, as a start-up
+ * sweep; keys met later are deleted when next loaded.  0 or a store
+ * error.
+ */
+int
+kms_keys_expire(struct kms *k)
+{
+    struct meta_kms_key *v = NULL;
+    int64_t now = time_now_ms();
+    size_t n = 0, i;
+    int rc;
+
+    rc = meta_kms_key_list(k->meta, NULL, SIZE_MAX, &v, &n);
+    for (i = 0; rc == 0 && i < n; i++)
+        if (expired(&v[i], now))
+            rc = destroy(k, v[i].key_id);
+    meta_kms_key_list_free(v, n);
+    return rc;
+}
+
 /*
  * Load key_id, removing it for good when its deletion date has passed
  * (spec/kms-api.md §4: the key and its aliases go) and rotating it when
@@ -72,11 +127,10 @@ kms_key_load(struct kms *k, const char *key_id, struct meta_kms_key *key,
 
     memset(key, 0, sizeof(*key));
     rc = meta_kms_key_get(k->meta, key_id, key);
-    if (rc == 0 && strcmp(key->state, "PendingDeletion") == 0 &&
-        key->deletion_ms <= time_now_ms()) {
+    if (rc == 0 && expired(key, time_now_ms())) {
         meta_kms_key_clear(key);
-        rc = meta_kms_key_delete(k->meta, key_id);
-        if (rc != 0 && rc != CERR_KMS_NOT_FOUND)
+        rc = destroy(k, key_id);
+        if (rc != 0)
             return rc;
         rc = CERR_KMS_NOT_FOUND;
     }

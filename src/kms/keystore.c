@@ -227,6 +227,19 @@ kms_cache_flush(struct kms *k)
     pthread_mutex_unlock(&k->mu);
 }
 
+/* Wipe the cached materials of key_id, which no longer exists. */
+void
+kms_cache_drop(struct kms *k, const char *key_id)
+{
+    size_t i;
+
+    pthread_mutex_lock(&k->mu);
+    for (i = 0; i < KMS_CACHE_SLOTS; i++)
+        if (k->cache[i].live && strcmp(k->cache[i].key_id, key_id) == 0)
+            crypto_wipe(&k->cache[i], sizeof(k->cache[i]));
+    pthread_mutex_unlock(&k->mu);
+}
+
 /*
  * The default key policy (spec/kms-api.md §5): the account may do
  * everything, which defers to identity policies.  malloc'd, NULL on

@@ -6,10 +6,13 @@
 #include "kms/kms_int.h"
 #include "crypto/crypto.h"
 #include "util/codec.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define DAY_MS (24LL * 3600 * 1000)
 
 struct op_entry {
     const char *name;
@@ -47,12 +50,13 @@ static const struct op_entry ops[] = {
     { "UpdateAlias", kms_op_update_alias },
     { "UpdateKeyDescription", kms_op_update_description },
 
+    { "CreateGrant", kms_op_create_grant },
+    { "ListGrants", kms_op_list_grants },
+    { "ListRetirableGrants", kms_op_list_retirable_grants },
+    { "RetireGrant", kms_op_retire_grant },
+    { "RevokeGrant", kms_op_revoke_grant },
+
     /* AWS operations coffer does not offer yet. */
-    { "CreateGrant", NULL },
-    { "ListGrants", NULL },
-    { "ListRetirableGrants", NULL },
-    { "RetireGrant", NULL },
-    { "RevokeGrant", NULL },
     { "GenerateDataKeyPair", NULL },
     { "GenerateDataKeyPairWithoutPlaintext", NULL },
     { "GenerateMac", NULL },
@@ -86,6 +90,32 @@ find_op(const char *name)
 }
 
 /*
+ * How long a day is.  COFFER_TEST_DAY_SECONDS exists for tests only: it
+ * shortens the days of deletion windows and rotation periods so that a
+ * test can watch a key be deleted.  It is read once, here, and warned
+ * about, because a server running with it deletes keys early.
+ */
+static int64_t
+test_day_ms(void)
+{
+    const char *env = getenv("COFFER_TEST_DAY_SECONDS");
+    char *end;
+    long s;
+
+    if (env == NULL || env[0] == '\0')
+        return DAY_MS;
+    s = strtol(env, &end, 10);
+    if (*end != '\0' || s < 1 || s > 86400) {
+        log_warn("kms: ignoring COFFER_TEST_DAY_SECONDS=%s (want 1-86400)",
+                 env);
+        return DAY_MS;
+    }
+    log_warn("kms: COFFER_TEST_DAY_SECONDS=%ld: a day lasts %ld seconds; "
+             "key deletion and rotation come early (for tests only)", s, s);
+    return (int64_t)s * 1000;
+}
+
+/*
  * Open the key service over m (see kms.h).  The region and a 12-digit
  * account are required.  Returns 0, CERR_INVALID_ARGUMENT, CERR_NOMEM, or
  * CERR_IO when the audit directory cannot be used.
@@ -116,9 +146,18 @@ kms_open(struct meta *m, const struct kms_config *cfg, struct kms **out,
     pthread_mutex_init(&k->mu, NULL);
     pthread_mutex_init(&k->create_mu, NULL);
 
+    k->day_ms = test_day_ms();
+
     rc = kms_audit_open(&k->audit, cfg->audit_dir, d);
     if (rc != 0) {
         k->audit.dir = NULL;
+        kms_close(k);
+        return rc;
+    }
+    rc = kms_keys_expire(k);
+    if (rc != 0) {
+        err_set(d, rc, "kms: cannot delete the keys whose deletion window "
+                "has passed");
         kms_close(k);
         return rc;
     }
@@ -260,6 +299,22 @@ write_reply(struct kms_req *r, struct buf *out)
     return buf_failed(out) ? CERR_NOMEM : 0;
 }
 
+/* The operations with a GrantTokens member, checked for all of them. */
+static bool
+takes_grant_tokens(const char *name)
+{
+    static const char *const names[] = {
+        "CreateGrant", "Decrypt", "DescribeKey", "Encrypt",
+        "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
 /* Run a known operation on a parsed body. */
 static int
 run(struct kms_req *r, const struct op_entry *e, struct buf *out)
@@ -268,12 +323,14 @@ run(struct kms_req *r, const struct op_entry *e, struct buf *out)
     int rc;
 
     if (e->fn == NULL)
-        /* XXX: grants, asymmetric and HMAC keys, imported
+        /* XXX: asymmetric and HMAC keys, imported
          * material, multi-Region keys and custom key stores are missing;
          * callers get UnsupportedOperationException naming the call. */
         return err_set(r->d, CERR_KMS_UNSUPPORTED, "coffer does not "
                        "support %s yet", e->name);
     rc = kms_arg_bool(r, "DryRun", &dry);
+    if (rc == 0 && takes_grant_tokens(e->name))
+        rc = kms_arg_grant_tokens(r);
     if (rc == 0 && dry)
         /* XXX: DryRun is not implemented; DryRun true is refused with
          * UnsupportedOperationException rather than checked. */

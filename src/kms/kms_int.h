@@ -65,6 +65,7 @@ struct kms {
     char region[32];
     char account[16];
     uint8_t root_key[32];
+    int64_t day_ms;                 /* one day: shorter only in tests */
 
     pthread_mutex_t mu;             /* cache, internal, counters */
     struct kms_cached cache[KMS_CACHE_SLOTS];
@@ -93,6 +94,8 @@ struct kms_req {
     const char *action;             /* what an authorization checked */
     uint8_t *plain;                 /* Plaintext member, kept out of res */
     size_t plain_len;               /* so that it can be wiped; 0 none */
+    bool by_grant;                  /* the last authorization held only
+                                     * through a grant */
 };
 
 /* ---- args.c: request members ------------------------------------------ */
@@ -184,6 +187,15 @@ char *kms_policy_aws_s3(const struct kms *k);
 /* Wipe and drop every cached material and internal key. */
 void kms_cache_flush(struct kms *k);
 
+/* Wipe and drop the cached materials of one key (it was deleted). */
+void kms_cache_drop(struct kms *k, const char *key_id);
+
+/* ---- keys.c, deletion -------------------------------------------------- */
+
+/* Delete every key whose deletion date has passed (at start).  0 or a
+ * store error. */
+int kms_keys_expire(struct kms *k);
+
 /* ---- blob.c: ciphertext blobs and encryption contexts ------------------ */
 
 struct kms_blob {
@@ -227,6 +239,37 @@ int kms_authorize(struct kms_req *r, const struct meta_kms_key *key,
  * kms:PutKeyPolicy on key_arn?  0 or CERR_KMS_MALFORMED_POLICY. */
 int kms_policy_check(struct kms_req *r, const char *text, size_t len,
                      const char *key_arn, bool bypass);
+
+/* ---- grants.c ---------------------------------------------------------- */
+
+/* Operations a grant may allow (struct meta_kms_grant.ops). */
+#define KMS_GRANT_DECRYPT               (1u << 0)
+#define KMS_GRANT_ENCRYPT               (1u << 1)
+#define KMS_GRANT_GENERATE_DATA_KEY     (1u << 2)
+#define KMS_GRANT_GENERATE_DATA_KEY_NP  (1u << 3)
+#define KMS_GRANT_REENCRYPT_FROM        (1u << 4)
+#define KMS_GRANT_REENCRYPT_TO          (1u << 5)
+#define KMS_GRANT_CREATE_GRANT          (1u << 6)
+#define KMS_GRANT_RETIRE_GRANT          (1u << 7)
+#define KMS_GRANT_DESCRIBE_KEY          (1u << 8)
+
+#define KMS_GRANT_TOKEN_LEN 64          /* base64 of 48 bytes */
+
+uint32_t kms_grant_bit(const char *action);
+int kms_grant_op_parse(const char *name, uint32_t *bit,
+                       struct err_detail *d);
+json_t *kms_grant_ops_json(uint32_t ops);
+int kms_grant_id_new(char id[65]);
+bool kms_grant_id_valid(const char *s);
+int kms_grant_token_new(char *text, uint8_t hash[32]);
+int kms_grant_token_hash(const char *text, uint8_t hash[32],
+                         struct err_detail *d);
+int kms_arg_grant_tokens(struct kms_req *r);
+int kms_arg_constraints(struct kms_req *r, json_t **out);
+bool kms_grant_constraints_hold(const json_t *cons, const json_t *ctx);
+bool kms_grant_constraints_within(const json_t *parent, const json_t *child);
+int kms_grant_check(struct kms_req *r, const struct meta_kms_key *key,
+                    const char *action, const json_t *ctx, bool *yes);
 
 /* ---- audit.c ----------------------------------------------------------- */
 
@@ -273,6 +316,12 @@ int kms_op_create_alias(struct kms_req *r);
 int kms_op_update_alias(struct kms_req *r);
 int kms_op_delete_alias(struct kms_req *r);
 int kms_op_list_aliases(struct kms_req *r);
+
+int kms_op_create_grant(struct kms_req *r);
+int kms_op_list_grants(struct kms_req *r);
+int kms_op_list_retirable_grants(struct kms_req *r);
+int kms_op_retire_grant(struct kms_req *r);
+int kms_op_revoke_grant(struct kms_req *r);
 
 int kms_op_encrypt(struct kms_req *r);
 int kms_op_decrypt(struct kms_req *r);

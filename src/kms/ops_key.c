@@ -14,7 +14,6 @@
 #include <string.h>
 
 #define SYM "SYMMETRIC_DEFAULT"
-#define DAY_MS (24LL * 3600 * 1000)
 #define MAX_TAGS 50
 
 static bool
@@ -395,7 +394,7 @@ kms_op_schedule_deletion(struct kms_req *r)
                      "and cannot be deleted.", r->arn);
     if (rc == 0) {
         snprintf(key.state, sizeof(key.state), "PendingDeletion");
-        key.deletion_ms = time_now_ms() + days * DAY_MS;
+        key.deletion_ms = time_now_ms() + days * r->k->day_ms;
         key.pending_days = (int)days;
         rc = meta_kms_key_update(r->k->meta, &key);
     }

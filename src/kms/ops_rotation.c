@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DAY_MS (24LL * 3600 * 1000)
 #define MAX_ON_DEMAND 25
 
 /* Add a material of `type` ("AUTOMATIC", "ON_DEMAND") and make it the
@@ -59,7 +58,7 @@ kms_key_rotate_due(struct kms *k, struct meta_kms_key *key)
     rc = meta_kms_key_get(k->meta, key->key_id, &cur);
     if (rc == 0 && cur.rotation_enabled && cur.next_rotation_ms <= now) {
         rc = rotate(k, &cur, "AUTOMATIC");
-        period = (int64_t)cur.rotation_days * DAY_MS;
+        period = (int64_t)cur.rotation_days * k->day_ms;
         while (rc == 0 && cur.next_rotation_ms <= now)
             cur.next_rotation_ms += period;
         if (rc == 0)
@@ -117,7 +116,7 @@ kms_op_enable_rotation(struct kms_req *r)
     if (rc == 0) {
         key.rotation_enabled = true;
         key.rotation_days = (int)days;
-        key.next_rotation_ms = time_now_ms() + days * DAY_MS;
+        key.next_rotation_ms = time_now_ms() + days * r->k->day_ms;
         rc = meta_kms_key_update(r->k->meta, &key);
     }
     meta_kms_key_clear(&key);

@@ -1343,7 +1343,7 @@ test_unknown_and_unsupported_operations(void **state)
     struct fix *f = *state;
 
     fails(f, "Frobnicate", CERR_KMS_UNKNOWN_OPERATION, NULL, "{}");
-    fails(f, "CreateGrant", CERR_KMS_UNSUPPORTED, "CreateGrant", "{}");
+    fails(f, "GenerateMac", CERR_KMS_UNSUPPORTED, "GenerateMac", "{}");
     fails(f, "Sign", CERR_KMS_UNSUPPORTED, NULL, "{}");
 }
 
@@ -1857,6 +1857,435 @@ test_material_cache_eviction(void **state)
     free(blob);
 }
 
+/* ---- grants --------------------------------------------------------------- */
+
+static const struct kms_caller bob = {
+    .principal_arn = "arn:aws:iam::" ACCOUNT ":user/bob",
+    .account = ACCOUNT,
+    .user_name = "bob",
+    .user_id = "AIDAEXAMPLEBOB",
+    .request_id = "test-bob-request",
+    .source_ip = "127.0.0.1",
+};
+
+/* Call op as c; rc back, reply (when out is not NULL) parsed. */
+static int
+as(struct fix *f, const struct kms_caller *c, json_t **out,
+   struct err_detail *d, const char *op, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vcall(f, c, op, out, d, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* A grant on id for grantee; GrantId into gid, token into tok (free). */
+static void
+grant(struct fix *f, const char *id, const char *grantee, const char *ops,
+      const char *extra, char gid[65], char **tok)
+{
+    json_t *r;
+
+    r = ok(f, "CreateGrant", "{\"KeyId\": \"%s\", \"GranteePrincipal\": "
+           "\"%s\", \"Operations\": %s%s}", id, grantee, ops, extra);
+    snprintf(gid, 65, "%s", str(r, "GrantId"));
+    if (tok != NULL)
+        *tok = strdup(str(r, "GrantToken"));
+    json_decref(r);
+}
+
+static int
+user_encrypt(struct fix *f, const struct kms_caller *c, const char *id,
+             const char *ctx)
+{
+    struct err_detail d;
+    json_t *r = NULL;
+    int rc;
+
+    rc = as(f, c, &r, &d, "Encrypt", "{\"KeyId\": \"%s\", \"Plaintext\": "
+            "\"aGVsbG8K\", \"EncryptionContext\": %s}", id, ctx);
+    json_decref(r);
+    return rc;
+}
+
+/* A grant lets its grantee use the key, for its operations only, until
+ * it is retired. */
+static void
+test_grant_allows_grantee(void **state)
+{
+    struct fix *f = *state;
+    char id[37], gid[65], *tok, *blob;
+    struct err_detail d;
+    json_t *r, *g;
+
+    make_key(f, id);
+    assert_int_equal(user_encrypt(f, &user, id, "{}"),
+                     CERR_KMS_ACCESS_DENIED);
+    grant(f, id, user.principal_arn, "[\"Encrypt\", \"DescribeKey\"]", "",
+          gid, &tok);
+    assert_int_equal(strlen(gid), 64);
+    assert_int_equal(strlen(tok), KMS_GRANT_TOKEN_LEN);
+    assert_int_equal(user_encrypt(f, &user, id, "{}"), 0);
+    assert_int_equal(user_encrypt(f, &bob, id, "{}"),
+                     CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(as(f, &user, &r, &d, "DescribeKey", "{\"KeyId\": "
+                        "\"%s\"}", id), 0);
+    json_decref(r);
+
+    /* Decrypt was not granted. */
+    blob = encrypt(f, id, "{}");
+    assert_int_equal(as(f, &user, NULL, &d, "Decrypt", "{\"CiphertextBlob\""
+                        ": \"%s\"}", blob), CERR_KMS_ACCESS_DENIED);
+
+    r = ok(f, "ListGrants", "{\"KeyId\": \"%s\"}", id);
+    assert_int_equal(json_array_size(json_object_get(r, "Grants")), 1);
+    g = json_array_get(json_object_get(r, "Grants"), 0);
+    assert_string_equal(str(g, "GrantId"), gid);
+    assert_string_equal(str(g, "GranteePrincipal"), user.principal_arn);
+    assert_string_equal(str(g, "IssuingAccount"),
+                        "arn:aws:iam::" ACCOUNT ":root");
+    check_key_arn(str(g, "KeyId"), id);
+    assert_int_equal(json_array_size(json_object_get(g, "Operations")), 2);
+    assert_null(json_object_get(g, "Constraints"));
+    json_decref(r);
+
+    /* The grantee may not retire it (no RetireGrant); the account may. */
+    assert_int_equal(as(f, &user, NULL, &d, "RetireGrant", "{\"GrantToken\""
+                        ": \"%s\"}", tok), CERR_KMS_ACCESS_DENIED);
+    json_decref(ok(f, "RetireGrant", "{\"GrantToken\": \"%s\"}", tok));
+    assert_int_equal(user_encrypt(f, &user, id, "{}"),
+                     CERR_KMS_ACCESS_DENIED);
+    fails(f, "RetireGrant", CERR_KMS_NOT_FOUND, NULL, "{\"GrantToken\": "
+          "\"%s\"}", tok);
+    free(tok);
+    free(blob);
+}
+
+/* Subset: listed pairs present; Equals: exactly the map.  Keys compare
+ * without case, values with. */
+static void
+test_grant_constraints(void **state)
+{
+    struct fix *f = *state;
+    char id[37], gid[65];
+
+    make_key(f, id);
+    grant(f, id, user.principal_arn, "[\"Encrypt\"]", ", \"Constraints\": "
+          "{\"EncryptionContextSubset\": {\"Dept\": \"IT\"}}", gid, NULL);
+    assert_int_equal(user_encrypt(f, &user, id, "{\"Dept\": \"IT\"}"), 0);
+    assert_int_equal(user_encrypt(f, &user, id, "{\"dept\": \"IT\", "
+                                  "\"x\": \"y\"}"), 0);
+    assert_int_equal(user_encrypt(f, &user, id, "{\"Dept\": \"it\"}"),
+                     CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(user_encrypt(f, &user, id, "{}"),
+                     CERR_KMS_ACCESS_DENIED);
+
+    grant(f, id, bob.principal_arn, "[\"Encrypt\"]", ", \"Constraints\": "
+          "{\"EncryptionContextEquals\": {\"a\": \"1\", \"b\": \"2\"}}", gid,
+          NULL);
+    assert_int_equal(user_encrypt(f, &bob, id, "{\"b\": \"2\", \"A\": "
+                                  "\"1\"}"), 0);
+    assert_int_equal(user_encrypt(f, &bob, id, "{\"a\": \"1\"}"),
+                     CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(user_encrypt(f, &bob, id, "{\"a\": \"1\", \"b\": "
+                                  "\"2\", \"c\": \"3\"}"),
+                     CERR_KMS_ACCESS_DENIED);
+}
+
+static void
+test_grant_validation(void **state)
+{
+    struct fix *f = *state;
+    char id[37], nine[256];
+
+    make_key(f, id);
+    fails(f, "CreateGrant", CERR_KMS_VALIDATION, "granteePrincipal",
+          "{\"KeyId\": \"%s\", \"Operations\": [\"Decrypt\"]}", id);
+    fails(f, "CreateGrant", CERR_KMS_VALIDATION, "regular expression",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"a b\", "
+          "\"Operations\": [\"Decrypt\"]}", id);
+    fails(f, "CreateGrant", CERR_KMS_VALIDATION, "operations",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"x\"}", id);
+    fails(f, "CreateGrant", CERR_KMS_VALIDATION, "at least one",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"x\", "
+          "\"Operations\": []}", id);
+    fails(f, "CreateGrant", CERR_KMS_VALIDATION, "enum value set",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"x\", "
+          "\"Operations\": [\"Frob\"]}", id);
+    fails(f, "CreateGrant", CERR_KMS_VALIDATION, "Sign is not valid",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"x\", "
+          "\"Operations\": [\"Sign\"]}", id);
+    fails(f, "CreateGrant", CERR_KMS_VALIDATION, "'name'",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"x\", "
+          "\"Operations\": [\"Decrypt\"], \"Name\": \"no spaces\"}", id);
+    snprintf(nine, sizeof(nine), "{\"a\":\"1\",\"b\":\"1\",\"c\":\"1\","
+             "\"d\":\"1\",\"e\":\"1\",\"f\":\"1\",\"g\":\"1\",\"h\":\"1\","
+             "\"i\":\"1\"}");
+    fails(f, "CreateGrant", CERR_KMS_VALIDATION, "at most 8",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"x\", "
+          "\"Operations\": [\"Decrypt\"], \"Constraints\": "
+          "{\"EncryptionContextSubset\": %s}}", id, nine);
+    fails(f, "CreateGrant", CERR_KMS_NOT_FOUND, NULL,
+          "{\"KeyId\": \"alias/x\", \"GranteePrincipal\": \"x\", "
+          "\"Operations\": [\"Decrypt\"]}");
+    fails(f, "Encrypt", CERR_KMS_INVALID_GRANT_TOKEN, NULL,
+          "{\"KeyId\": \"%s\", \"Plaintext\": \"aGVsbG8K\", "
+          "\"GrantTokens\": [\"forged\"]}", id);
+    fails(f, "RetireGrant", CERR_KMS_VALIDATION, "GrantToken", "{}");
+    fails(f, "RetireGrant", CERR_KMS_INVALID_GRANT_TOKEN, NULL,
+          "{\"GrantToken\": \"forged\"}");
+    fails(f, "RetireGrant", CERR_KMS_INVALID_GRANT_ID, NULL,
+          "{\"KeyId\": \"%s\", \"GrantId\": \"nope\"}", id);
+    fails(f, "RevokeGrant", CERR_KMS_INVALID_GRANT_ID, NULL,
+          "{\"KeyId\": \"%s\", \"GrantId\": \"nope\"}", id);
+    fails(f, "RevokeGrant", CERR_KMS_NOT_FOUND, "does not exist",
+          "{\"KeyId\": \"%s\", \"GrantId\": \"%064d\"}", id, 0);
+    fails(f, "ListGrants", CERR_KMS_INVALID_MARKER, NULL,
+          "{\"KeyId\": \"%s\", \"Marker\": \"bogus\"}", id);
+}
+
+/* Disabled and pending-deletion keys refuse CreateGrant; lists work. */
+static void
+test_grant_key_states(void **state)
+{
+    struct fix *f = *state;
+    char id[37];
+
+    make_key(f, id);
+    json_decref(ok(f, "DisableKey", "{\"KeyId\": \"%s\"}", id));
+    fails(f, "CreateGrant", CERR_KMS_DISABLED, "is disabled",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"x\", "
+          "\"Operations\": [\"Decrypt\"]}", id);
+    json_decref(ok(f, "ScheduleKeyDeletion", "{\"KeyId\": \"%s\", "
+                   "\"PendingWindowInDays\": 7}", id));
+    fails(f, "CreateGrant", CERR_KMS_INVALID_STATE, "pending deletion",
+          "{\"KeyId\": \"%s\", \"GranteePrincipal\": \"x\", "
+          "\"Operations\": [\"Decrypt\"]}", id);
+    json_decref(ok(f, "ListGrants", "{\"KeyId\": \"%s\"}", id));
+}
+
+/* The same Name and parameters give the same grant, with a new token. */
+static void
+test_grant_name_idempotent(void **state)
+{
+    struct fix *f = *state;
+    char id[37], a[65], b[65], c[65], *ta, *tb;
+    json_t *r;
+
+    make_key(f, id);
+    grant(f, id, "x", "[\"Decrypt\"]", ", \"Name\": \"n1\"", a, &ta);
+    grant(f, id, "x", "[\"Decrypt\"]", ", \"Name\": \"n1\"", b, &tb);
+    assert_string_equal(a, b);
+    assert_string_not_equal(ta, tb);
+    grant(f, id, "x", "[\"Encrypt\"]", ", \"Name\": \"n1\"", c, NULL);
+    assert_string_not_equal(a, c);
+    r = ok(f, "ListGrants", "{\"KeyId\": \"%s\"}", id);
+    assert_int_equal(json_array_size(json_object_get(r, "Grants")), 2);
+    json_decref(r);
+
+    /* Either token retires the grant. */
+    json_decref(ok(f, "RetireGrant", "{\"GrantToken\": \"%s\"}", tb));
+    fails(f, "RetireGrant", CERR_KMS_NOT_FOUND, NULL, "{\"GrantToken\": "
+          "\"%s\"}", ta);
+    free(ta);
+    free(tb);
+}
+
+/* An explicit Deny in the key policy beats a grant. */
+static void
+test_grant_deny_wins(void **state)
+{
+    struct fix *f = *state;
+    char id[37], gid[65];
+
+    make_key(f, id);
+    json_decref(ok(f, "PutKeyPolicy", "{\"KeyId\": \"%s\", \"Policy\": "
+        "\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":["
+        "{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":"
+        "\\\"arn:aws:iam::" ACCOUNT ":root\\\"},\\\"Action\\\":\\\"kms:*\\\","
+        "\\\"Resource\\\":\\\"*\\\"},{\\\"Effect\\\":\\\"Deny\\\","
+        "\\\"Principal\\\":{\\\"AWS\\\":\\\"%s\\\"},\\\"Action\\\":"
+        "\\\"kms:Encrypt\\\",\\\"Resource\\\":\\\"*\\\"}]}\"}", id,
+        user.principal_arn));
+    grant(f, id, user.principal_arn, "[\"Encrypt\"]", "", gid, NULL);
+    assert_int_equal(user_encrypt(f, &user, id, "{}"),
+                     CERR_KMS_ACCESS_DENIED);
+}
+
+/* A grantee with CreateGrant hands on no more than it holds. */
+static void
+test_grant_delegation(void **state)
+{
+    struct fix *f = *state;
+    char id[37], gid[65];
+    struct err_detail d;
+    json_t *r = NULL;
+
+    make_key(f, id);
+    grant(f, id, user.principal_arn, "[\"Encrypt\", \"CreateGrant\"]",
+          ", \"Constraints\": {\"EncryptionContextSubset\": {\"a\": \"1\"}}",
+          gid, NULL);
+    assert_int_equal(as(f, &user, &r, &d, "CreateGrant", "{\"KeyId\": "
+                        "\"%s\", \"GranteePrincipal\": \"%s\", \"Operations\""
+                        ": [\"Encrypt\"], \"Constraints\": {"
+                        "\"EncryptionContextEquals\": {\"a\": \"1\", "
+                        "\"b\": \"2\"}}}", id, bob.principal_arn), 0);
+    json_decref(r);
+    assert_int_equal(user_encrypt(f, &bob, id, "{\"a\": \"1\", \"b\": "
+                                  "\"2\"}"), 0);
+    assert_int_equal(as(f, &user, NULL, &d, "CreateGrant", "{\"KeyId\": "
+                        "\"%s\", \"GranteePrincipal\": \"x\", \"Operations\""
+                        ": [\"Decrypt\"], \"Constraints\": {"
+                        "\"EncryptionContextSubset\": {\"a\": \"1\"}}}", id),
+                     CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(as(f, &user, NULL, &d, "CreateGrant", "{\"KeyId\": "
+                        "\"%s\", \"GranteePrincipal\": \"x\", \"Operations\""
+                        ": [\"Encrypt\"]}", id), CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(as(f, &bob, NULL, &d, "CreateGrant", "{\"KeyId\": "
+                        "\"%s\", \"GranteePrincipal\": \"x\", \"Operations\""
+                        ": [\"Encrypt\"]}", id), CERR_KMS_ACCESS_DENIED);
+}
+
+/* RetireGrant by the retiring principal; RevokeGrant by the account;
+ * ListRetirableGrants across keys; GrantId filter and paging. */
+static void
+test_grant_retire_revoke_list(void **state)
+{
+    struct fix *f = *state;
+    char id[37], id2[37], g1[65], g2[65], g3[65];
+    struct err_detail d;
+    json_t *r;
+    char extra[160];
+
+    make_key(f, id);
+    make_key(f, id2);
+    snprintf(extra, sizeof(extra), ", \"RetiringPrincipal\": \"%s\"",
+             bob.principal_arn);
+    grant(f, id, "x", "[\"Decrypt\"]", extra, g1, NULL);
+    grant(f, id2, "y", "[\"Decrypt\"]", extra, g2, NULL);
+    grant(f, id, "z", "[\"Decrypt\"]", "", g3, NULL);
+
+    r = ok(f, "ListRetirableGrants", "{\"RetiringPrincipal\": \"%s\"}",
+           bob.principal_arn);
+    assert_int_equal(json_array_size(json_object_get(r, "Grants")), 2);
+    json_decref(r);
+    r = ok(f, "ListGrants", "{\"KeyId\": \"%s\", \"Limit\": 1}", id);
+    assert_true(json_is_true(json_object_get(r, "Truncated")));
+    assert_string_equal(str(r, "NextMarker"), g1);
+    json_decref(r);
+    r = ok(f, "ListGrants", "{\"KeyId\": \"%s\", \"Limit\": 1, \"Marker\": "
+           "\"%s\"}", id, g1);
+    assert_string_equal(str(json_array_get(json_object_get(r, "Grants"), 0),
+                            "GrantId"), g3);
+    assert_true(json_is_false(json_object_get(r, "Truncated")));
+    json_decref(r);
+    r = ok(f, "ListGrants", "{\"KeyId\": \"%s\", \"GrantId\": \"%s\"}", id,
+           g3);
+    assert_int_equal(json_array_size(json_object_get(r, "Grants")), 1);
+    json_decref(r);
+
+    assert_int_equal(as(f, &user, NULL, &d, "RetireGrant", "{\"KeyId\": "
+                        "\"%s\", \"GrantId\": \"%s\"}", id, g1),
+                     CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(as(f, &bob, &r, &d, "RetireGrant", "{\"KeyId\": "
+                        "\"%s\", \"GrantId\": \"%s\"}", id, g1), 0);
+    json_decref(r);
+    fails(f, "RevokeGrant", CERR_KMS_NOT_FOUND, NULL, "{\"KeyId\": \"%s\", "
+          "\"GrantId\": \"%s\"}", id, g2);
+    json_decref(ok(f, "RevokeGrant", "{\"KeyId\": \"%s\", \"GrantId\": "
+                   "\"%s\"}", id2, g2));
+    assert_int_equal(as(f, &bob, NULL, &d, "RevokeGrant", "{\"KeyId\": "
+                        "\"%s\", \"GrantId\": \"%s\"}", id, g3),
+                     CERR_KMS_ACCESS_DENIED);
+    r = ok(f, "ListRetirableGrants", "{\"RetiringPrincipal\": \"%s\"}",
+           bob.principal_arn);
+    assert_int_equal(json_array_size(json_object_get(r, "Grants")), 0);
+    json_decref(r);
+}
+
+/* S3's calls through the client count grants too. */
+static void
+test_grant_through_client(void **state)
+{
+    struct fix *f = *state;
+    struct kms_caller c = user;
+    uint8_t plain[32], blob[256];
+    size_t blen = sizeof(blob);
+    char id[37], gid[65], arn[KMS_ARN_MAX];
+    struct kms_client kc;
+    json_t *ctx;
+
+    c.via_service = "s3." REGION ".amazonaws.com";
+    kms_client_local(f->k, &kc);
+    make_key(f, id);
+    ctx = json_pack("{s:s}", "aws:s3:arn", "arn:aws:s3:::bkt/obj");
+    assert_int_equal(kc.ops->generate_data_key(kc.impl, &c, id, ctx, plain,
+                     blob, &blen, arn, NULL), CERR_KMS_ACCESS_DENIED);
+    grant(f, id, user.principal_arn, "[\"GenerateDataKey\"]", "", gid, NULL);
+    blen = sizeof(blob);
+    assert_int_equal(kc.ops->generate_data_key(kc.impl, &c, id, ctx, plain,
+                     blob, &blen, arn, NULL), 0);
+    json_decref(ctx);
+}
+
+/* A deleted key takes its grants; a window that passed while the server
+ * was down ends at the next start, and the cache forgets the key. */
+static void
+test_deletion_at_start(void **state)
+{
+    struct fix *f = *state;
+    struct meta_kms_grant *v = NULL;
+    struct meta_kms_key key;
+    char id[37], gid[65], *blob;
+    size_t n = 0;
+
+    make_key(f, id);
+    grant(f, id, "x", "[\"Decrypt\"]", "", gid, NULL);
+    blob = encrypt(f, id, "{}");
+    json_decref(ok(f, "ScheduleKeyDeletion", "{\"KeyId\": \"%s\", "
+                   "\"PendingWindowInDays\": 7}", id));
+    kms_close(f->k);
+
+    memset(&key, 0, sizeof(key));
+    assert_int_equal(meta_kms_key_get(f->m, id, &key), 0);
+    key.deletion_ms = 1000;
+    assert_int_equal(meta_kms_key_update(f->m, &key), 0);
+    meta_kms_key_clear(&key);
+    open_kms(f);
+
+    assert_int_equal(meta_kms_key_get(f->m, id, &key), CERR_KMS_NOT_FOUND);
+    assert_int_equal(meta_kms_grant_list(f->m, NULL, NULL, NULL, NULL, NULL,
+                                         SIZE_MAX, &v, &n), 0);
+    assert_int_equal(n, 0);
+    fails(f, "Decrypt", CERR_KMS_NOT_FOUND, "does not exist",
+          "{\"CiphertextBlob\": \"%s\"}", blob);
+    free(blob);
+}
+
+/* A test day: COFFER_TEST_DAY_SECONDS shortens the deletion window. */
+static void
+test_test_day_seconds(void **state)
+{
+    struct fix *f = *state;
+    char id[37];
+    json_t *r;
+    double when;
+
+    setenv("COFFER_TEST_DAY_SECONDS", "1", 1);
+    kms_close(f->k);
+    open_kms(f);
+    unsetenv("COFFER_TEST_DAY_SECONDS");
+    make_key(f, id);
+    r = ok(f, "ScheduleKeyDeletion", "{\"KeyId\": \"%s\", "
+           "\"PendingWindowInDays\": 7}", id);
+    when = json_real_value(json_object_get(r, "DeletionDate"));
+    assert_true(when < (double)time(NULL) + 8.5);
+    json_decref(r);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int
@@ -1907,6 +2336,17 @@ main(void)
         T(test_audit_resumes_after_long_line),
         T(test_concurrent_use_keeps_chain),
         T(test_material_cache_eviction),
+        T(test_grant_allows_grantee),
+        T(test_grant_constraints),
+        T(test_grant_validation),
+        T(test_grant_key_states),
+        T(test_grant_name_idempotent),
+        T(test_grant_deny_wins),
+        T(test_grant_delegation),
+        T(test_grant_retire_revoke_list),
+        T(test_grant_through_client),
+        T(test_deletion_at_start),
+        T(test_test_day_seconds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
