@@ -89,6 +89,8 @@ struct sigv4_request {
     int64_t now_ms;
     const char *region;         /* the server's region */
     const char *service;        /* "s3" or "kms": the scope must name it */
+    const char *vhost_bucket;   /* the bucket a virtual-hosted request
+                                 * named in Host (SigV2 signs it), NULL */
 };
 
 enum auth_payload {
@@ -103,6 +105,7 @@ enum auth_payload {
 struct sigv4_auth {
     bool anonymous;             /* no signature at all: not an error */
     bool presigned;
+    bool sigv2;                 /* a Signature Version 2 presigned URL */
     char access_key[129];
     char amz_date[17];          /* 20261204T151458Z */
     char scope[128];            /* date/region/service/aws4_request */
@@ -142,7 +145,13 @@ struct sigv4_auth {
  * CERR_REQUEST_EXPIRED, CERR_AUTH_QUERY_ERROR (presigned parameters),
  * CERR_INVALID_REQUEST (S3 header auth without x-amz-content-sha256),
  * CERR_INVALID_ARGUMENT (an x-amz-content-sha256 value that means
- * nothing), CERR_NOT_IMPLEMENTED (SigV4a, SigV2), CERR_NOMEM.
+ * nothing), CERR_NOT_IMPLEMENTED (SigV4a, SigV2 in the Authorization
+ * header), CERR_NOMEM.
+ *
+ * An S3 URL with AWSAccessKeyId is a SigV2 presigned URL (sigv2.c):
+ * out->sigv2 and out->presigned are set, the payload is unsigned, and
+ * besides the codes above CERR_ACCESS_DENIED (parameters missing or
+ * Expires not a number) may come back.
  *
  * Always call auth_sigv4_clear on *out afterwards, success or not.
  */

@@ -97,6 +97,14 @@ int sigv4_canonical_request(struct buf *b, const char *method,
 int sigv4_payload_kind(const char *v, enum auth_payload *out,
                        struct err_detail *d);
 
+/*
+ * The decoded value of query parameter `name` (raw query text) into out
+ * (cap bytes).  1 when found, 0 when absent, CERR_AUTH_QUERY_ERROR when
+ * it does not decode or fit.
+ */
+int sigv4_query_get(const char *q, const char *name, char *out,
+                    size_t cap);
+
 /* "AWS4-HMAC-SHA256\n<date>\n<scope>\n<hex sha256(creq)>" into out. */
 void sigv4_string_to_sign(const char *amz_date, const char *scope,
                           const char *creq, size_t creqlen, char *out,
@@ -114,6 +122,22 @@ void sigv4_chain_signature(const uint8_t key[32], const char *kind,
                            const char *amz_date, const char *scope,
                            const char *prev, const uint8_t hash[32],
                            char out[65]);
+
+/* ---- SigV2 presigned URLs (sigv2.c) ---- */
+
+/*
+ * The SigV2 string to sign of a presigned request into b (reset first),
+ * with `expires` as sent.  reencode: the path decoded and encoded again
+ * instead of as sent.  0, CERR_INVALID_ARGUMENT (the path does not
+ * decode), CERR_NOMEM.
+ */
+int sigv2_string_to_sign(struct buf *b, const struct sigv4_request *r,
+                         const char *expires, bool reencode);
+
+/* Verify a SigV2 presigned URL; see auth_sigv4_verify in auth.h. */
+int auth_sigv2_verify_query(struct auth_creds *c,
+                            const struct sigv4_request *r,
+                            struct sigv4_auth *out, struct err_detail *d);
 
 /* ---- checksums (checksum.c) ---- */
 

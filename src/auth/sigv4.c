@@ -250,7 +250,8 @@ parse_auth_header(const char *v, struct claim *cl,
     if (strncmp(v, ECDSA_SCHEME, strlen(ECDSA_SCHEME)) == 0)
         return fail(d, CERR_NOT_IMPLEMENTED, "SigV4a (%s) is not "
                     "supported; sign with AWS4-HMAC-SHA256.", ECDSA_SCHEME);
-    /* XXX: no Signature Version 2; such requests get 501 NotImplemented. */
+    /* XXX: no Signature Version 2 in the Authorization header (presigned
+     * SigV2 URLs are sigv2.c's); such requests get 501 NotImplemented. */
     if (strncmp(v, "AWS ", 4) == 0)
         return fail(d, CERR_NOT_IMPLEMENTED, "Signature version 2 is not "
                     "supported; sign with AWS4-HMAC-SHA256.");
@@ -319,6 +320,13 @@ query_get(const char *q, const char *name, char *out, size_t cap)
             q++;
     }
     return 0;
+}
+
+/* query_get for the other files of the module; see auth_int.h. */
+int
+sigv4_query_get(const char *q, const char *name, char *out, size_t cap)
+{
+    return query_get(q, name, out, cap);
 }
 
 /* Basic ISO 8601 form of a time: "20130524T000000Z". */
@@ -736,15 +744,8 @@ auth_sigv4_verify(struct auth_creds *c, const struct sigv4_request *r,
         rc = verify_header(c, &req, authz, payload_hash, &cl, out, d);
     else if (query_auth)
         rc = verify_presigned(c, &req, &cl, out, d);
-    /*
-     * XXX: no Signature Version 2 presigned URLs, which `aws s3 presign`
-     * and boto3 still make by default for us-east-1; they get 501 until
-     * the client is set to signature_version s3v4.
-     */
-    else if (query_has(q, "AWSAccessKeyId") && query_has(q, "Signature"))
-        rc = fail(d, CERR_NOT_IMPLEMENTED, "Signature version 2 presigned "
-                  "URLs are not supported; presign with signature_version "
-                  "s3v4.");
+    else if (query_has(q, "AWSAccessKeyId") && strcmp(r->service, "s3") == 0)
+        return auth_sigv2_verify_query(c, &req, out, d);
     else
         return verify_anonymous(&req, out, d);
 

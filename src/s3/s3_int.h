@@ -136,6 +136,68 @@ int s3_xml_count(struct _xmlNode *n, const char *name);
 char *s3_xml_text(struct _xmlNode *n, const char *name);
 void s3_xml_free(struct _xmlDoc *doc);
 
+/* read.c: an object's plaintext by offset, across its bodies */
+struct blob_store;
+struct s3_body_reader {
+    struct blob_store *blobs;
+    const struct meta_object *obj;  /* borrowed */
+    struct sse_key okey;
+    size_t cur;                     /* index of the body open in rd */
+    struct sse_reader *rd;
+};
+void s3_body_reader_init(struct s3_body_reader *br, struct blob_store *bs,
+                         const struct meta_object *obj,
+                         const struct sse_key *okey);
+int s3_body_reader_read(struct s3_body_reader *br, uint64_t off, void *buf,
+                        size_t max, size_t *got);
+void s3_body_reader_close(struct s3_body_reader *br);
+int s3_check_sigv2_kms(struct s3_req *r, int mode);
+
+/* tagset.c: tag sets of objects and buckets */
+#define S3_OBJECT_TAGS_MAX 10
+#define S3_BUCKET_TAGS_MAX 50
+struct s3_tag {
+    char *key;
+    char *value;
+};
+struct s3_tagset {
+    struct s3_tag *v;
+    size_t n;
+};
+int s3_tagset_parse_query(const char *text, struct s3_tagset *out,
+                          struct err_detail *d);
+int s3_tagset_parse_xml(const struct buf *body, struct s3_tagset *out,
+                        struct err_detail *d);
+int s3_tagset_check(const struct s3_tagset *t, bool bucket,
+                    struct err_detail *d);
+int s3_tagset_to_query(const struct s3_tagset *t, char **out);
+void s3_tagset_to_xml(const struct s3_tagset *t, struct buf *b);
+int s3_tagset_to_ctx(const struct s3_tagset *t, struct policy_ctx *c,
+                     const char *prefix, const char *keys_name);
+void s3_tagset_free(struct s3_tagset *t);
+
+/* tagging.c: tags on writes, and in policy contexts */
+int s3_tagging_from_request(struct s3_req *r, char **out);
+int s3_tagging_request_ctx(struct s3_req *r, struct policy_ctx *c);
+int s3_tagging_existing_ctx(const char *stored, struct policy_ctx *c);
+size_t s3_tagging_count(const char *stored);
+
+/* pab.c: a bucket's public access block, parsed */
+struct s3_pab {
+    bool present;                   /* one is stored */
+    bool block_public_acls;
+    bool ignore_public_acls;
+    bool block_public_policy;
+    bool restrict_public_buckets;
+};
+int s3_pab_load(struct s3_req *r, struct s3_pab *out);
+
+/* copy.c: the copy source header and the part range */
+int s3_copy_source_parse(const char *value, char bucket[64], char **key,
+                         struct err_detail *d);
+int s3_copy_range_parse(const char *value, int64_t size, int64_t *first,
+                        int64_t *len, struct err_detail *d);
+
 /* Operations, one file per group. */
 void s3_list_buckets(struct s3_req *r);
 void s3_create_bucket(struct s3_req *r);
@@ -162,5 +224,16 @@ void s3_complete_multipart(struct s3_req *r);
 void s3_abort_multipart(struct s3_req *r);
 void s3_list_parts(struct s3_req *r);
 void s3_list_uploads(struct s3_req *r);
+void s3_copy_object(struct s3_req *r);
+void s3_upload_part_copy(struct s3_req *r);
+void s3_put_object_tagging(struct s3_req *r);
+void s3_get_object_tagging(struct s3_req *r);
+void s3_delete_object_tagging(struct s3_req *r);
+void s3_put_bucket_tagging(struct s3_req *r);
+void s3_get_bucket_tagging(struct s3_req *r);
+void s3_delete_bucket_tagging(struct s3_req *r);
+void s3_put_public_access_block(struct s3_req *r);
+void s3_get_public_access_block(struct s3_req *r);
+void s3_delete_public_access_block(struct s3_req *r);
 
 #endif

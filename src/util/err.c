@@ -117,6 +117,8 @@ static const struct err_info table[] = {
       "The tag provided was not a valid tag." },
     { CERR_TOO_LARGE_BODY, "MaxMessageLengthExceeded", 400,
       "ValidationException", 400, "Your request was too big." },
+    { CERR_INVALID_PART_NUMBER, "InvalidPartNumber", 416, NULL, 400,
+      "The requested partnumber is not satisfiable" },
 
     { CERR_NO_SUCH_BUCKET, "NoSuchBucket", 404, NULL, 400,
       "The specified bucket does not exist" },

@@ -65,6 +65,7 @@ enum coffer_err {
     CERR_INVALID_ENC_ALGORITHM = -63,
     CERR_INVALID_TAG = -64,
     CERR_TOO_LARGE_BODY = -65,  /* an XML/JSON request body over our cap */
+    CERR_INVALID_PART_NUMBER = -66, /* GET ?partNumber past the parts */
 
     /* S3 resources. */
     CERR_NO_SUCH_BUCKET = -80,

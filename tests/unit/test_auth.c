@@ -433,10 +433,158 @@ test_presigned_errors(void **state)
                      CERR_AUTH_QUERY_ERROR);
     auth_sigv4_clear(&a);
 
+    /* SigV2 query parameters are checked by sigv2.c: long expired. */
     r.raw_query = "AWSAccessKeyId=" AKID "&Expires=1&Signature=abc";
     assert_int_equal(auth_sigv4_verify(creds, &r, NULL, &a, NULL),
-                     CERR_NOT_IMPLEMENTED);
+                     CERR_REQUEST_EXPIRED);
+    assert_true(a.sigv2);
     auth_sigv4_clear(&a);
+    headers_free(&h);
+}
+
+/* ---- SigV2 presigned URLs (expected values from botocore 1.43) ---- */
+
+#define V2_EXPIRES "1369357200"        /* VDATE + 3600 s */
+#define V2_CREDS "AWSAccessKeyId=" AKID "&Signature="
+
+static void
+test_hmac_sha1_rfc2202(void **state)
+{
+    uint8_t key[20], mac[20];
+    char hex[41];
+
+    (void)state;
+    memset(key, 0x0b, sizeof(key));
+    crypto_hmac_sha1(key, sizeof(key), "Hi There", 8, mac);
+    hex_encode(mac, sizeof(mac), hex);
+    assert_string_equal(hex, "b617318655057264e28bc0b6fb378c8ef146be00");
+    crypto_hmac_sha1("Jefe", 4, "what do ya want for nothing?", 28, mac);
+    hex_encode(mac, sizeof(mac), hex);
+    assert_string_equal(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+}
+
+/* Verify one presigned request; the result is cleared. */
+static int
+verify_v2(const char *method, const char *path, const char *query,
+          const struct headers *h, const char *vhost, int64_t now)
+{
+    struct sigv4_request r = request(method, path, query, h, "s3");
+    struct sigv4_auth a;
+    int rc;
+
+    r.vhost_bucket = vhost;
+    r.now_ms = now;
+    rc = auth_sigv4_verify(creds, &r, NULL, &a, NULL);
+    if (rc == 0) {
+        assert_true(a.sigv2);
+        assert_true(a.presigned);
+        assert_false(a.anonymous);
+        assert_int_equal(a.payload, AUTH_PAYLOAD_UNSIGNED);
+        assert_string_equal(a.principal.arn,
+                            "arn:aws:iam::111122223333:root");
+    } else {
+        assert_string_equal(a.principal.arn, "");
+    }
+    auth_sigv4_clear(&a);
+    return rc;
+}
+
+static void
+test_sigv2_botocore_urls(void **state)
+{
+    struct headers h = { 0 }, typed = { 0 };
+
+    (void)state;
+    add(&h, "Host", "127.0.0.1:8080");
+    assert_int_equal(verify_v2("GET", "/bkt/my%20photo%2Bv1.jpg", V2_CREDS
+                               "b%2F52NSmFBV%2FtB0zV5qVImGlbk5s%3D&Expires="
+                               V2_EXPIRES, &h, NULL, vnow), 0);
+    /* The same key with lowercase escapes: verified re-encoded. */
+    assert_int_equal(verify_v2("GET", "/bkt/my%20photo%2bv1.jpg", V2_CREDS
+                               "b%2F52NSmFBV%2FtB0zV5qVImGlbk5s%3D&Expires="
+                               V2_EXPIRES, &h, NULL, vnow), 0);
+    /* A subresource is signed, an unknown parameter is not. */
+    assert_int_equal(verify_v2("GET", "/bkt/k", "response-content-type=text"
+                               "%2Fplain&x-id=GetObject&" V2_CREDS
+                               "v%2B7yEFKZNYWHTdezYxd8%2FTlCy58%3D&Expires="
+                               V2_EXPIRES, &h, NULL, vnow), 0);
+    /* Virtual hosting: the bucket from Host heads the resource. */
+    assert_int_equal(verify_v2("GET", "/k", V2_CREDS "zPWNgUAAdZ3Y7gNLxHTPP"
+                               "DTi0Ec%3D&Expires=" V2_EXPIRES, &h, "bkt",
+                               vnow), 0);
+
+    /* Hoisted headers count from the URL, or from real headers. */
+#define V2_PUT_QUERY V2_CREDS "RUTvoRCiKyCeQfqKDbtuCoYXkfU%3D&content-type=" \
+    "text%2Fplain&x-amz-meta-b=2&x-amz-meta-a=%201%20&Expires=" V2_EXPIRES
+    assert_int_equal(verify_v2("PUT", "/bkt/k", V2_PUT_QUERY, &h, NULL,
+                               vnow), 0);
+    add(&typed, "Content-Type", "text/plain");
+    add(&typed, "x-amz-meta-a", "1");
+    assert_int_equal(verify_v2("PUT", "/bkt/k", V2_PUT_QUERY, &typed, NULL,
+                               vnow), 0);
+    headers_free(&typed);
+    add(&typed, "Content-Type", "text/html");
+    assert_int_equal(verify_v2("PUT", "/bkt/k", V2_PUT_QUERY, &typed, NULL,
+                               vnow), CERR_SIGNATURE_MISMATCH);
+    headers_free(&typed);
+    headers_free(&h);
+}
+
+static void
+test_sigv2_string_to_sign(void **state)
+{
+    struct headers h = { 0 };
+    struct sigv4_request r;
+    struct buf b = BUF_INIT;
+
+    (void)state;
+    add(&h, "Content-Type", " text/plain ");
+    add(&h, "x-amz-meta-b", "2");
+    r = request("PUT", "/bkt/a%20b", "uploads&partNumber=2&x-amz-meta-a=1"
+                "&versionId=a%2Fb&Expires=9", &h, "s3");
+    assert_int_equal(sigv2_string_to_sign(&b, &r, "9", false), 0);
+    assert_string_equal(b.data, "PUT\n\ntext/plain\n9\nx-amz-meta-a:1\n"
+                        "x-amz-meta-b:2\n/bkt/a%20b?partNumber=2&uploads"
+                        "&versionId=a/b");
+    r.vhost_bucket = "v";
+    r.raw_path = "/";
+    assert_int_equal(sigv2_string_to_sign(&b, &r, "9", false), 0);
+    assert_non_null(strstr(b.data, "x-amz-meta-b:2\n/v/?partNumber=2&"
+                           "uploads&versionId=a/b"));
+    buf_free(&b);
+    headers_free(&h);
+}
+
+static void
+test_sigv2_refusals(void **state)
+{
+    struct headers h = { 0 };
+    const char *good = V2_CREDS "b%2F52NSmFBV%2FtB0zV5qVImGlbk5s%3D&Expires="
+        V2_EXPIRES;
+    const char *path = "/bkt/my%20photo%2Bv1.jpg";
+
+    (void)state;
+    add(&h, "Host", "127.0.0.1:8080");
+    assert_int_equal(verify_v2("GET", path, good, &h, NULL,
+                               1369357200 * 1000LL), 0);
+    assert_int_equal(verify_v2("GET", path, good, &h, NULL,
+                               1369357201 * 1000LL), CERR_REQUEST_EXPIRED);
+    assert_int_equal(verify_v2("PUT", path, good, &h, NULL, vnow),
+                     CERR_SIGNATURE_MISMATCH);
+    assert_int_equal(verify_v2("GET", "/bkt/other", good, &h, NULL, vnow),
+                     CERR_SIGNATURE_MISMATCH);
+    assert_int_equal(verify_v2("GET", path, V2_CREDS "b%2F52NSmFBV%2FtB0zV5"
+                               "qVImGlbk5s%3D&Expires=1369357201", &h, NULL,
+                               vnow), CERR_SIGNATURE_MISMATCH);
+    assert_int_equal(verify_v2("GET", path, "AWSAccessKeyId=AKIANOBODY&"
+                               "Signature=b%2F52NSmFBV%2FtB0zV5qVImGlbk5s%3D"
+                               "&Expires=" V2_EXPIRES, &h, NULL, vnow),
+                     CERR_INVALID_ACCESS_KEY);
+    assert_int_equal(verify_v2("GET", path, "AWSAccessKeyId=" AKID
+                               "&Expires=" V2_EXPIRES, &h, NULL, vnow),
+                     CERR_ACCESS_DENIED);
+    assert_int_equal(verify_v2("GET", path, V2_CREDS "x&Expires=soon", &h,
+                               NULL, vnow), CERR_ACCESS_DENIED);
     headers_free(&h);
 }
 
@@ -1358,6 +1506,10 @@ main(void)
         cmocka_unit_test(test_vector_a_kms),
         cmocka_unit_test(test_vector_b_presigned),
         cmocka_unit_test(test_presigned_errors),
+        cmocka_unit_test(test_hmac_sha1_rfc2202),
+        cmocka_unit_test(test_sigv2_botocore_urls),
+        cmocka_unit_test(test_sigv2_string_to_sign),
+        cmocka_unit_test(test_sigv2_refusals),
         cmocka_unit_test(test_vector_c_query_sorting),
         cmocka_unit_test(test_vector_d_aws_get),
         cmocka_unit_test(test_vector_e_signed_chunks),
