@@ -434,6 +434,21 @@ def test_cli_lists_awkward_keys(http_endpoint, clis, tmp_path, listed,
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
+def test_cli_ls_shows_folders(http_endpoint, clis, tmp_path, listed,
+                              version):
+    aws = http_endpoint.aws(clis, version, tmp_path)
+    res = aws.run("s3", "ls", "s3://%s/" % listed)
+    assert res.returncode == 0, res.stderr
+    folders = [line.split(None, 1)[1] for line in res.stdout.splitlines()
+               if line.split()[0] == "PRE"]
+    files = [line.split(None, 3)[3] for line in res.stdout.splitlines()
+             if line.split()[0] != "PRE"]
+    keys, prefixes = expected("", "/")
+    assert folders == prefixes
+    assert files == keys
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
 def test_cli_list_uploads_and_parts(http_endpoint, clis, tmp_path, parts,
                                     version):
     aws = http_endpoint.aws(clis, version, tmp_path)

@@ -167,16 +167,7 @@ def test_s3cmd_sync_round_trip(coffer, endpoint, bucket, tree, tmp_path):
     round_trip(coffer, endpoint, bucket, tree, tmp_path, upload, download)
 
 
-DELIMITER_BUG = pytest.mark.xfail(
-    strict=True, reason="a listing whose delimiter folds keys into "
-    "CommonPrefixes writes <CommonPrefixes><Prefix>a/</CommonPrefixes>"
-    "<Prefix>: malformed XML that rclone cannot decode")
-
-
-@pytest.mark.parametrize("listing", [
-    "--fast-list",
-    pytest.param("--disable=ListR", marks=DELIMITER_BUG),
-])
+@pytest.mark.parametrize("listing", ["--fast-list", "--disable=ListR"])
 def test_rclone_sync_round_trip(coffer, endpoint, bucket, tree, tmp_path,
                                 listing):
     """--fast-list lists the whole tree at once, with no delimiter; by
