@@ -48,6 +48,24 @@ struct kms_config {
 int kms_root_key_load(const char *data_dir, uint8_t key[32],
                       struct err_detail *d);
 
+/* Where a PKCS#11 token keeps the key that seals the root key. */
+struct kms_pkcs11 {
+    const char *module;             /* the PKCS#11 library's path */
+    const char *token;              /* the token's label */
+    const char *key;                /* the AES key's label on the token */
+};
+
+/*
+ * Load the root key sealed under a key on a PKCS#11 token: DATA_DIR/
+ * root.key.wrapped is opened on the token (made on the first start, the
+ * token key too when the token has none of that label).  The user PIN
+ * comes from COFFER_PKCS11_PIN.  Returns 0 or a CERR_* code whose message
+ * says what to fix; `key` is wiped on failure.
+ */
+int kms_root_key_load_pkcs11(const char *data_dir,
+                             const struct kms_pkcs11 *cfg, uint8_t key[32],
+                             struct err_detail *d);
+
 struct kms;                         /* thread-safe */
 
 /*
