@@ -53,16 +53,24 @@ static const char usage[] =
     "  --bucket-key-ttl SECS   S3 bucket key lifetime (default 600)\n"
     "  --access-log FILE       access log (default: standard error)\n"
     "  --allow-plain-ssec      accept SSE-C keys over plain HTTP\n"
+    "  --domain NAME           also serve buckets as BUCKET.NAME hosts\n"
     "  --verbose               debug logging\n"
+    "  --root-key-pkcs11 MODULE  keep the root key sealed by a key on a\n"
+    "                          PKCS#11 token (DIR/root.key.wrapped);\n"
+    "                          needs --pkcs11-token and --pkcs11-key\n"
+    "  --pkcs11-token LABEL    the token's label\n"
+    "  --pkcs11-key LABEL      the AES key's label (made when missing)\n"
     "\n"
     "environment:\n"
     "  COFFER_ROOT_ACCESS_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY\n"
     "      root credentials; without them the first start writes\n"
     "      DIR/credentials (aws CLI format, mode 0600)\n"
     "  COFFER_ROOT_KEY         root key, base64 of 32 bytes (default:\n"
-    "      DIR/root.key, made on first start)\n";
+    "      DIR/root.key, made on first start)\n"
+    "  COFFER_PKCS11_PIN       the token's user PIN (--root-key-pkcs11)\n";
 
 static volatile sig_atomic_t stopping;
+static struct kms_pkcs11 pkcs11;    /* module NULL: no token */
 
 static void
 on_signal(int sig)
@@ -75,8 +83,8 @@ static int
 parse_args(int argc, char **argv, struct coffer_config *cfg)
 {
     enum { O_DATA = 256, O_LISTEN, O_TLS_LISTEN, O_TLS_CERT, O_TLS_KEY,
-           O_REGION, O_ACCOUNT, O_TTL, O_ACCESS_LOG, O_PLAIN_SSEC,
-           O_VERBOSE, O_HELP };
+           O_REGION, O_ACCOUNT, O_TTL, O_ACCESS_LOG, O_PLAIN_SSEC, O_DOMAIN,
+           O_VERBOSE, O_HELP, O_P11_MODULE, O_P11_TOKEN, O_P11_KEY };
     static const struct option opts[] = {
         { "data", required_argument, NULL, O_DATA },
         { "listen", required_argument, NULL, O_LISTEN },
@@ -88,8 +96,12 @@ parse_args(int argc, char **argv, struct coffer_config *cfg)
         { "bucket-key-ttl", required_argument, NULL, O_TTL },
         { "access-log", required_argument, NULL, O_ACCESS_LOG },
         { "allow-plain-ssec", no_argument, NULL, O_PLAIN_SSEC },
+        { "domain", required_argument, NULL, O_DOMAIN },
         { "verbose", no_argument, NULL, O_VERBOSE },
         { "help", no_argument, NULL, O_HELP },
+        { "root-key-pkcs11", required_argument, NULL, O_P11_MODULE },
+        { "pkcs11-token", required_argument, NULL, O_P11_TOKEN },
+        { "pkcs11-key", required_argument, NULL, O_P11_KEY },
         { NULL, 0, NULL, 0 },
     };
     long ttl = DEFAULT_BUCKET_KEY_TTL_S;
@@ -143,8 +155,20 @@ parse_args(int argc, char **argv, struct coffer_config *cfg)
         case O_PLAIN_SSEC:
             cfg->allow_plain_ssec = true;
             break;
+        case O_DOMAIN:
+            snprintf(cfg->domain, sizeof(cfg->domain), "%s", optarg);
+            break;
         case O_VERBOSE:
             log_set_level(LOG_LEVEL_DEBUG);
+            break;
+        case O_P11_MODULE:
+            pkcs11.module = optarg;
+            break;
+        case O_P11_TOKEN:
+            pkcs11.token = optarg;
+            break;
+        case O_P11_KEY:
+            pkcs11.key = optarg;
             break;
         case O_HELP:
             fputs(usage, stdout);
@@ -156,6 +180,12 @@ parse_args(int argc, char **argv, struct coffer_config *cfg)
     }
     if (optind != argc) {
         fprintf(stderr, "coffer: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if ((pkcs11.module || pkcs11.token || pkcs11.key) &&
+        (!pkcs11.module || !pkcs11.token || !pkcs11.key)) {
+        fprintf(stderr, "coffer: --root-key-pkcs11, --pkcs11-token and "
+                "--pkcs11-key go together\n");
         return -1;
     }
     if (cfg->tls_listen[0] && (!cfg->tls_cert[0] || !cfg->tls_key[0])) {
@@ -235,7 +265,11 @@ open_keys(struct coffer *app, struct err_detail *d)
     int rc;
 
     memset(&kc, 0, sizeof(kc));
-    rc = kms_root_key_load(app->cfg.data_dir, kc.root_key, d);
+    if (pkcs11.module != NULL)
+        rc = kms_root_key_load_pkcs11(app->cfg.data_dir, &pkcs11,
+                                      kc.root_key, d);
+    else
+        rc = kms_root_key_load(app->cfg.data_dir, kc.root_key, d);
     if (rc != 0)
         return rc;
     snprintf(audit, sizeof(audit), "%s/audit", app->cfg.data_dir);
