@@ -12,6 +12,7 @@ packages=(
     libxml2-dev libsqlite3-dev libcmocka-dev
     python3-pytest awscli openssl curl libcurl4-openssl-dev
     s3cmd rclone nodejs
+    libp11-kit-dev softhsm2 opensc
 )
 
 # The JavaScript SDK the integration tests drive, from its lock file, once.
