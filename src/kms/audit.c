@@ -361,6 +361,22 @@ kms_audit_write(struct kms_audit *a, const struct kms_req *r, int rc)
     return ret;
 }
 
+/* A cryptographic operation on key material; see kms.h. */
+bool
+kms_audit_is_call(const char *op)
+{
+    static const char *const calls[] = {
+        "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+    };
+    size_t i;
+
+    for (i = 0; op != NULL && i < sizeof(calls) / sizeof(calls[0]); i++)
+        if (strcmp(op, calls[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Check one file's lines against the running chain value prev. */
 static int
 verify_file(const char *path, const char *name, char prev[65],
@@ -396,6 +412,64 @@ verify_file(const char *path, const char *name, char prev[65],
     free(line);
     fclose(f);
     *lines += no;
+    return rc;
+}
+
+/* Hand each record of one file to fn; a line that is not JSON is
+ * CERR_CORRUPT naming it. */
+static int
+scan_file(const char *path, const char *name,
+          int (*fn)(const json_t *rec, void *arg), void *arg,
+          struct err_detail *d)
+{
+    char *line = NULL;
+    size_t cap = 0, no = 0;
+    ssize_t len;
+    json_t *o;
+    int rc = 0;
+    FILE *f;
+
+    f = fopen(path, "re");
+    if (f == NULL)
+        return err_set(d, CERR_IO, "cannot open %s", path);
+    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
+        no++;
+        o = json_loadb(line, (size_t)len, 0, NULL);
+        if (!json_is_object(o))
+            rc = err_set(d, CERR_CORRUPT, "%s line %zu: not an audit "
+                         "record", name, no);
+        else
+            rc = fn(o, arg);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/*
+ * Call fn on every record of the trail in dir, oldest first (see kms.h).
+ * Returns 0, the first non-zero value fn returned, CERR_CORRUPT for a
+ * line that is not a record, CERR_IO.
+ */
+int
+kms_audit_scan(const char *dir, int (*fn)(const json_t *rec, void *arg),
+               void *arg, struct err_detail *d)
+{
+    char path[PATH_MAX], **names;
+    size_t n, i;
+    int rc;
+
+    rc = list_files(dir, &names, &n);
+    if (rc != 0) {
+        free_names(names, n);
+        return err_set(d, rc, "cannot list the audit trail in %s", dir);
+    }
+    for (i = 0; i < n && rc == 0; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        rc = scan_file(path, names[i], fn, arg, d);
+    }
+    free_names(names, n);
     return rc;
 }
 

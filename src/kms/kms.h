@@ -180,6 +180,24 @@ int kms_audit_verify(const char *audit_dir, size_t *lines,
                      struct err_detail *d);
 
 /*
+ * Call fn on each record of the audit trail in audit_dir (a JSON object,
+ * borrowed for the call), oldest first, without checking the chain.
+ * Returns 0, the first non-zero value of fn, CERR_CORRUPT naming a line
+ * that is not a record, or CERR_IO.
+ */
+int kms_audit_scan(const char *audit_dir,
+                   int (*fn)(const json_t *rec, void *arg), void *arg,
+                   struct err_detail *d);
+
+/*
+ * Is op (an audit record's "operation") a KMS call in the sense that is
+ * counted and billed: a cryptographic operation on key material (Encrypt,
+ * Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext)?
+ * Authorizations before a cached bucket key is reused are not.
+ */
+bool kms_audit_is_call(const char *op);
+
+/*
  * Counters for operators: calls per key ARN and operation, as a JSON
  * object {"<arn>": {"Decrypt": n, ...}, ...} appended to `out`.
  */
