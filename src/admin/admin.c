@@ -33,6 +33,8 @@ static const struct group groups[] = {
       "access keys" },
     { "policy", admin_policy_main, "attach, detach, show and lint "
       "policies" },
+    { "audit", admin_audit_main, "count KMS calls, verify the audit "
+      "trail" },
     { NULL, NULL, NULL },
 };
 

@@ -63,6 +63,9 @@ int admin_user_main(struct admin_ctx *ctx, int argc, char **argv);
 int admin_key_main(struct admin_ctx *ctx, int argc, char **argv);
 int admin_policy_main(struct admin_ctx *ctx, int argc, char **argv);
 
+/* The KMS audit trail: counters and chain check (audit.c). */
+int admin_audit_main(struct admin_ctx *ctx, int argc, char **argv);
+
 /*
  * Print a JSON value (pretty, keys in insertion order) and a newline to
  * standard output, then free it.  Returns 0, or 1 when out of memory.
