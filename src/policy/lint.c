@@ -146,14 +146,14 @@ put_principal(struct buf *b, const struct stmt *st)
     size_t i, n = st->princ.naccounts + st->princ.nusers;
 
     if (!st->has_principal) {
-        buf_puts(b, "the user or key this policy is attached to");
+        buf_puts(b, "the user this policy is attached to");
         return;
     }
     if (st->not_principal)
         buf_puts(b, "everyone (anonymous callers included) except ");
     if (st->princ.any) {
         buf_puts(b, st->not_principal ? "no one" :
-                 "everyone, anonymous callers included");
+                 "everyone (anonymous callers included)");
         return;
     }
     for (i = 0; i < st->princ.naccounts; i++)
@@ -242,8 +242,6 @@ explain(struct buf *b, const struct stmt *st, size_t index)
 
     put_name(b, st, index);
     buf_printf(b, ": %s ", st->deny ? "denies" : "allows");
-    put_principal(b, st);
-    buf_puts(b, " ");
     put_patterns(b, st->actions, st->nactions, st->not_action,
                  "every action");
     buf_puts(b, " on ");
@@ -255,6 +253,8 @@ explain(struct buf *b, const struct stmt *st, size_t index)
         put_patterns(b, res, st->nresources, st->not_resource,
                      "every resource");
     free(res);
+    buf_puts(b, " to ");
+    put_principal(b, st);
     for (i = 0; i < st->nconds; i++) {
         buf_puts(b, i == 0 ? " when " : " and ");
         put_condition(b, &st->conds[i]);
@@ -263,6 +263,36 @@ explain(struct buf *b, const struct stmt *st, size_t index)
 }
 
 /* ---- The traps -------------------------------------------------------- */
+
+/* The operator as the policy writes it: qualifier, name, IfExists. */
+static void
+put_operator(struct buf *b, const struct cond *c)
+{
+    if (c->qual == QUAL_ANY)
+        buf_puts(b, "ForAnyValue:");
+    else if (c->qual == QUAL_ALL)
+        buf_puts(b, "ForAllValues:");
+    buf_puts(b, c->op->name);
+    if (c->if_exists)
+        buf_puts(b, "IfExists");
+}
+
+/* Can some Resource (or NotResource) of the statement reach kind k? */
+static bool
+stmt_reaches(const struct stmt *st, enum act_kind k)
+{
+    struct reach r;
+    size_t i;
+
+    if (st->not_resource)
+        return true;
+    for (i = 0; i < st->nresources; i++) {
+        r = reach_of(st->resources[i].raw);
+        if (reaches(&r, k))
+            return true;
+    }
+    return false;
+}
 
 static void
 warn_start(struct buf *w, const struct stmt *st, size_t index)
@@ -293,7 +323,8 @@ lint_absent_key(const struct policy *p, const struct stmt *st,
     tab = policy_actions(&n);
     for (i = 0; i < n; i++) {
         if (!tab[i].implemented || !kind_allows(p->kind, tab[i].name) ||
-            !stmt_has_action(st, tab[i].name))
+            !stmt_has_action(st, tab[i].name) ||
+            !stmt_reaches(st, tab[i].kind))
             continue;
         carried = false;
         for (j = 0; ki.actions[j] != NULL && !carried; j++)
@@ -307,9 +338,10 @@ lint_absent_key(const struct policy *p, const struct stmt *st,
     warn_start(w, st, index);
     buf_printf(w, "%s never comes with ", c->key);
     put_names(w, miss, nmiss < LIST_MAX ? nmiss : LIST_MAX, nmiss);
-    buf_printf(w, ", so %s %s every such request\n", c->op->name,
-               st->deny ? "is true and this Deny refuses"
-                        : "is true and this Allow grants");
+    buf_puts(w, ", so ");
+    put_operator(w, c);
+    buf_printf(w, " is always true for those and this %s every such "
+               "request\n", st->deny ? "Deny refuses" : "Allow grants");
     return 1;
 }
 

@@ -24,6 +24,7 @@
 #include "kms/kms.h"
 #include "policy/policy.h"
 #include "store/meta.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #define ACCOUNT "111122223333"
@@ -560,6 +561,123 @@ test_user_arn_check(void **state)
                      "arn:aws:iam::444455556666:user/zed"), 0);
 }
 
+/* ---- The linter ------------------------------------------------------- */
+
+static size_t
+lint_text(const char *doc, enum policy_kind kind, const char *bucket,
+          struct buf *text, struct buf *warn)
+{
+    struct policy *p = NULL;
+    size_t n;
+
+    assert_int_equal(policy_parse(doc, strlen(doc), kind, bucket, &p, NULL),
+                     0);
+    n = policy_lint(p, text, warn);
+    policy_free(p);
+    buf_putc(text, '\0');
+    buf_putc(warn, '\0');
+    return n;
+}
+
+static void
+test_lint_recipe(void **state)
+{
+    static const char doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"D\","
+        "\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":"
+        "\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::b/*\",\"Condition\":"
+        "{\"StringNotEquals\":{\"s3:x-amz-server-side-encryption\":"
+        "\"aws:kms\"}}}]}";
+    struct buf text = BUF_INIT, warn = BUF_INIT;
+
+    (void)state;
+    assert_int_equal(lint_text(doc, POLICY_BUCKET, "b", &text, &warn), 1);
+    assert_string_equal(text.data, "statement \"D\": denies s3:PutObject on "
+                        "arn:aws:s3:::b/* to everyone (anonymous callers "
+                        "included) when s3:x-amz-server-side-encryption is "
+                        "not \"aws:kms\" (or the key is absent).\n");
+    assert_non_null(strstr(warn.data, "whatever the bucket default"));
+    buf_free(&text);
+    buf_free(&warn);
+}
+
+static void
+test_lint_clean_policy_has_no_warning(void **state)
+{
+    static const char doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+        "\"Principal\":{\"AWS\":\"111122223333\"},\"Action\":"
+        "[\"s3:GetObject\",\"s3:PutObject\"],\"Resource\":"
+        "\"arn:aws:s3:::b/*\"}]}";
+    struct buf text = BUF_INIT, warn = BUF_INIT;
+
+    (void)state;
+    assert_int_equal(lint_text(doc, POLICY_BUCKET, "b", &text, &warn), 0);
+    assert_string_equal(warn.data, "");
+    assert_non_null(strstr(text.data, "to account 111122223333"));
+    buf_free(&text);
+    buf_free(&warn);
+}
+
+/* A negated operator on a key that some actions never carry. */
+static void
+test_lint_key_never_carried(void **state)
+{
+    static const char doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\","
+        "\"Action\":[\"s3:ListBucket\",\"s3:GetObject\"],\"Resource\":"
+        "[\"arn:aws:s3:::b\",\"arn:aws:s3:::b/*\"],\"Condition\":{"
+        "\"StringNotEquals\":{\"s3:prefix\":\"home/\"}}}]}";
+    struct buf text = BUF_INIT, warn = BUF_INIT;
+
+    (void)state;
+    assert_int_equal(lint_text(doc, POLICY_IDENTITY, NULL, &text, &warn), 1);
+    assert_non_null(strstr(warn.data, "s3:prefix never comes with "
+                           "s3:GetObject, so StringNotEquals is always true"));
+    buf_free(&text);
+    buf_free(&warn);
+}
+
+/* IfExists on a key the only action carries: nothing to say. */
+static void
+test_lint_key_carried_by_every_action(void **state)
+{
+    static const char doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+        "\"Action\":\"s3:ListBucket\",\"Resource\":\"arn:aws:s3:::b\","
+        "\"Condition\":{\"StringEqualsIfExists\":{\"s3:prefix\":\"a/\"}}}]}";
+    struct buf text = BUF_INIT, warn = BUF_INIT;
+
+    (void)state;
+    assert_int_equal(lint_text(doc, POLICY_IDENTITY, NULL, &text, &warn), 0);
+    buf_free(&text);
+    buf_free(&warn);
+}
+
+static void
+test_lint_resource_never_matches(void **state)
+{
+    static const char doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+        "\"Action\":\"s3:ListBucket\",\"Resource\":[\"arn:aws:s3:::b\","
+        "\"arn:aws:s3:::b/*\",\"arn:aws:kms:us-east-1:111122223333:key/k\"]"
+        "},{\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\","
+        "\"s3:CreateBucket\"],\"Resource\":\"arn:aws:s3:::b/*\"}]}";
+    struct buf text = BUF_INIT, warn = BUF_INIT;
+
+    (void)state;
+    assert_int_equal(lint_text(doc, POLICY_IDENTITY, NULL, &text, &warn), 3);
+    assert_non_null(strstr(warn.data, "statement 1: Resource "
+                           "arn:aws:s3:::b/* never matches"));
+    assert_non_null(strstr(warn.data, "statement 1: Resource "
+                           "arn:aws:kms:us-east-1:111122223333:key/k never "
+                           "matches"));
+    assert_non_null(strstr(warn.data, "statement 2: s3:CreateBucket never "
+                           "applies"));
+    buf_free(&text);
+    buf_free(&warn);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -584,6 +702,11 @@ main(void)
         T(test_identity_cache_eviction),
         T(test_policy_attach_validates),
         T(test_user_arn_check),
+        cmocka_unit_test(test_lint_recipe),
+        cmocka_unit_test(test_lint_clean_policy_has_no_warning),
+        cmocka_unit_test(test_lint_key_never_carried),
+        cmocka_unit_test(test_lint_key_carried_by_every_action),
+        cmocka_unit_test(test_lint_resource_never_matches),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
