@@ -24,10 +24,14 @@ alias_name(struct kms_req *r, const char **out)
     size_t len;
     int rc;
 
-    rc = kms_arg_str(r, "AliasName", "aliasName", true, 1, 256, &name);
+    rc = kms_arg_str(r, "AliasName", "aliasName", true, 1, 4096, &name);
     if (rc != 0)
         return rc;
     len = strlen(name);
+    if (len > 256)
+        return err_set(r->d, CERR_KMS_INVALID_ALIAS, "Alias name %.64s... "
+                       "is not valid: it is longer than 256 characters",
+                       name);
     if (strncmp(name, PREFIX, 6) != 0)
         return kms_validation(r->d, "Alias must start with the prefix "
                               "\"alias/\".");
@@ -213,6 +217,7 @@ kms_op_list_aliases(struct kms_req *r)
     rc = rc ? rc : kms_arg_str(r, "Marker", "marker", false, 1, 1024,
                                &marker);
     rc = rc ? rc : kms_authorize(r, NULL, NULL, "kms:ListAliases", NULL);
+    rc = rc ? rc : kms_keys_expire(r->k);  /* no alias of a gone key */
     if (rc == 0 && ref != NULL)
         rc = kms_key_find(r, ref, false, &key);
     rc = rc ? rc : meta_kms_alias_list(r->k->meta, ref ? key.key_id : NULL,

@@ -420,6 +420,7 @@ kms_op_list_retirable_grants(struct kms_req *r)
                                &marker);
     rc = rc ? rc : kms_authorize(r, NULL, NULL, "kms:ListRetirableGrants",
                                  NULL);
+    rc = rc ? rc : kms_keys_expire(r->k);  /* no grant of a gone key */
     rc = rc ? rc : meta_kms_grant_list(r->k->meta, NULL, NULL, who, NULL,
                                        marker, (size_t)limit + 1, &v, &n);
     if (rc == CERR_KMS_INVALID_MARKER)

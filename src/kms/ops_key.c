@@ -313,6 +313,7 @@ kms_op_list_keys(struct kms_req *r)
     int rc;
 
     rc = kms_authorize(r, NULL, NULL, "kms:ListKeys", NULL);
+    rc = rc ? rc : kms_keys_expire(r->k);  /* list no key that is gone */
     rc = rc ? rc : kms_arg_limit(r, 1000, 100, &limit);
     rc = rc ? rc : kms_arg_str(r, "Marker", "marker", false, 1, 1024,
                                &marker);

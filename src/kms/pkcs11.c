@@ -215,10 +215,10 @@ unload(struct p11 *p)
         dlclose(p->lib);
 }
 
-/* AES-GCM on the token: seal (in 32 bytes, out 48) or open (48 -> 32). */
+/* One AES-GCM operation on the token, straight into out. */
 static int
-gcm(struct p11 *p, bool seal, uint8_t iv[IV_LEN], const uint8_t *in,
-    size_t inlen, uint8_t *out, size_t cap, struct err_detail *d)
+token_gcm(struct p11 *p, bool seal, uint8_t iv[IV_LEN], const uint8_t *in,
+          size_t inlen, uint8_t *out, size_t cap, struct err_detail *d)
 {
     struct ck_gcm_params gp = {
         iv, IV_LEN, IV_LEN * 8, (unsigned char *)AAD, sizeof(AAD) - 1,
@@ -243,6 +243,25 @@ gcm(struct p11 *p, bool seal, uint8_t iv[IV_LEN], const uint8_t *in,
         return err_set(d, CERR_CORRUPT, "pkcs11: unexpected AES-GCM "
                        "output length %lu", n);
     return 0;
+}
+
+/*
+ * AES-GCM on the token: seal (in 32 bytes, out 48) or open (48 -> 32).
+ * The output goes through a buffer as long as the input, which some
+ * tokens demand even when opening.
+ */
+static int
+gcm(struct p11 *p, bool seal, uint8_t iv[IV_LEN], const uint8_t *in,
+    size_t inlen, uint8_t *out, size_t cap, struct err_detail *d)
+{
+    uint8_t tmp[64];
+    int rc;
+
+    rc = token_gcm(p, seal, iv, in, inlen, tmp, sizeof(tmp), d);
+    if (rc == 0)
+        memcpy(out, tmp, cap);
+    crypto_wipe(tmp, sizeof(tmp));
+    return rc;
 }
 
 /* Write the sealed file once (O_EXCL), then make its name durable. */
