@@ -1,12 +1,17 @@
 /*
- * Authorization of S3 requests: the request context of policy.md §5 and
- * the bucket policy's verdict, combined by policy_decide_s3 (policy.md
- * §3).  Every operation calls s3_authorize before it validates its input
- * or looks up keys (ruling 5), so a denied request learns nothing.
+ * Authorization of S3 requests: the request context of policy.md §5, the
+ * caller's identity policies and the bucket policy, combined by
+ * policy_decide_s3 (policy.md §3), and the bucket's public access block
+ * (RestrictPublicBuckets).  Every operation calls s3_authorize before it
+ * validates its input or looks up keys (ruling 5), so a denied request
+ * learns nothing.  PutBucketPolicy's checks beyond the grammar (users
+ * named must exist, BlockPublicPolicy, the linter's warnings) live here
+ * too.
  */
 #include "s3/s3_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iam/iam.h"
@@ -39,6 +44,31 @@ auth_type(const struct s3_req *r)
     return r->auth.presigned ? "REST-QUERY-STRING" : "REST-HEADER";
 }
 
+/* The peer address, an IPv4-mapped IPv6 one as IPv4 (policy.md §5). */
+static const char *
+source_ip(const char *peer)
+{
+    if (peer[0] == '\0')
+        return NULL;
+    if (strncmp(peer, "::ffff:", 7) == 0 && strchr(peer + 7, '.') != NULL)
+        return peer + 7;
+    return peer;
+}
+
+/* s3:signatureAge: milliseconds since X-Amz-Date, presigned URLs only. */
+static void
+signature_age(const struct s3_req *r, int64_t now, struct policy_ctx *c)
+{
+    char age[24];
+    int64_t when;
+
+    if (!r->auth.presigned || time_parse_amz(r->auth.amz_date, &when) != 0)
+        return;
+    snprintf(age, sizeof(age), "%lld",
+             (long long)(now > when ? now - when : 0));
+    policy_ctx_add(c, "s3:signatureAge", age);
+}
+
 /* The global and S3-wide keys every request carries. */
 static void
 fill_common(struct s3_req *r, struct policy_ctx *c)
@@ -49,7 +79,7 @@ fill_common(struct s3_req *r, struct policy_ctx *c)
 
     policy_ctx_add(c, "aws:SecureTransport",
                    r->x->req.secure ? "true" : "false");
-    add_if(c, "aws:SourceIp", r->x->req.peer[0] ? r->x->req.peer : NULL);
+    add_if(c, "aws:SourceIp", source_ip(r->x->req.peer));
     time_iso8601(now, when);
     memcpy(when + 19, "Z", 2);
     policy_ctx_add(c, "aws:CurrentTime", when);
@@ -71,8 +101,10 @@ fill_common(struct s3_req *r, struct policy_ctx *c)
                    p->type == AUTH_USER ? "User" : "Account");
     add_if(c, "aws:userid", p->user_id[0] ? p->user_id : NULL);
     add_if(c, "aws:username", p->user_name[0] ? p->user_name : NULL);
-    policy_ctx_add(c, "s3:signatureversion", "AWS4-HMAC-SHA256");
+    policy_ctx_add(c, "s3:signatureversion",
+                   r->auth.sigv2 ? "AWS" : "AWS4-HMAC-SHA256");
     add_if(c, "s3:authType", auth_type(r));
+    signature_age(r, now, c);
 }
 
 static int
@@ -140,6 +172,26 @@ s3_identity_release(struct s3_req *r)
 }
 
 /*
+ * RestrictPublicBuckets: while the bucket policy is public, it grants
+ * nothing to callers outside the bucket owner's account (anonymous ones
+ * included), whatever statement would have allowed them (AWS's rule).
+ */
+static enum policy_result
+restrict_public(struct s3_req *r, const struct policy *bp)
+{
+    const struct auth_principal *p = &r->auth.principal;
+    struct s3_pab pab;
+
+    if (!r->auth.anonymous && strcmp(p->account, r->app->cfg.account) == 0)
+        return POLICY_ALLOW;
+    if (!policy_is_public(bp))
+        return POLICY_ALLOW;
+    if (s3_pab_load(r, &pab) != 0)
+        return POLICY_DENY;     /* fail closed on a bad stored block */
+    return pab.restrict_public_buckets ? POLICY_DENY : POLICY_ALLOW;
+}
+
+/*
  * May the caller perform `action` on `resource` (an ARN; NULL = "*")?
  * `extra` holds operation-specific condition keys (it is consumed).
  * 0, CERR_ACCESS_DENIED, or a storage error.
@@ -171,6 +223,8 @@ s3_authorize(struct s3_req *r, const char *action, const char *resource,
     pr.ctx = c;
     ident = iam_identity_policies(r->ident, &nident);
     res = policy_decide_s3(bp, ident, nident, r->app->cfg.account, &pr);
+    if (res == POLICY_ALLOW && bp != NULL)
+        res = restrict_public(r, bp);
     rc = res == POLICY_ALLOW ? 0 : CERR_ACCESS_DENIED;
 
 out:
@@ -210,8 +264,81 @@ s3_authorize_put(struct s3_req *r, const char *sse, const char *kms_id)
     add_if(c, "s3:x-amz-server-side-encryption-customer-algorithm",
            s3_header(r, "x-amz-server-side-encryption-customer-algorithm"));
     add_if(c, "s3:x-amz-acl", s3_header(r, "x-amz-acl"));
+    s3_tagging_request_ctx(r, c);
     s3_bucket_arn(r->bucket, r->key, &arn);
     rc = s3_authorize(r, "s3:PutObject", arn.data, c);
     buf_free(&arn);
     return rc;
+}
+
+/*
+ * The answer for an object that does not exist, once the caller was
+ * allowed to read it: CERR_NO_SUCH_KEY when it may also list the bucket,
+ * else CERR_ACCESS_DENIED, so that a caller without s3:ListBucket cannot
+ * tell a missing key from a forbidden one (GetObject doc, policy.md §3).
+ */
+int
+s3_authorize_missing(struct s3_req *r)
+{
+    int rc = s3_authorize_bucket(r, "s3:ListBucket");
+
+    return rc == 0 ? CERR_NO_SUCH_KEY : rc;
+}
+
+/* policy_foreach_user callback: does the ARN name an existing user? */
+static int
+user_exists(const char *arn, void *arg)
+{
+    struct s3_req *r = arg;
+
+    return iam_user_arn_check(r->app->iam, arn);
+}
+
+/* Log the linter's warnings about a policy just accepted. */
+static void
+log_lint(struct s3_req *r, const struct policy *p)
+{
+    struct buf w = BUF_INIT;
+    const char *s, *nl;
+
+    if (policy_lint(p, NULL, &w) == 0 || buf_failed(&w)) {
+        buf_free(&w);
+        return;
+    }
+    buf_putc(&w, '\0');
+    for (s = w.data; *s != '\0'; s = nl + 1) {
+        nl = strchr(s, '\n');
+        if (nl == NULL)
+            break;
+        log_warn("s3: %s policy of bucket %s: %.*s", r->x->req.id,
+                 r->bucket, (int)(nl - s), s);
+    }
+    buf_free(&w);
+}
+
+/*
+ * PutBucketPolicy's checks beyond the grammar, for a policy that parsed:
+ * every IAM user it names exists (else 400 MalformedPolicy "Invalid
+ * principal in policy", as AWS), and the bucket's BlockPublicPolicy does
+ * not refuse it (403 AccessDenied).  Then the linter's warnings are
+ * logged.  0, or the code to reply with (r->d filled).
+ */
+int
+s3_policy_accept(struct s3_req *r, const struct policy *p)
+{
+    struct s3_pab pab;
+    int rc;
+
+    rc = policy_foreach_user(p, user_exists, r);
+    if (rc == CERR_IAM_NO_SUCH_ENTITY)
+        return err_set(&r->d, CERR_MALFORMED_POLICY,
+                       "Invalid principal in policy");
+    if (rc != 0 || (rc = s3_pab_load(r, &pab)) != 0)
+        return rc;
+    if (pab.block_public_policy && policy_is_public(p))
+        return err_set(&r->d, CERR_ACCESS_DENIED, "Access Denied: the "
+                       "bucket's public access block (BlockPublicPolicy) "
+                       "refuses a public policy");
+    log_lint(r, p);
+    return 0;
 }

@@ -149,7 +149,6 @@ static void
 put_policy_finish(struct s3_req *r)
 {
     struct policy *p = NULL;
-    char *warn;
     int rc;
 
     rc = policy_parse(r->xml.data ? r->xml.data : "", r->xml.len,
@@ -158,11 +157,12 @@ put_policy_finish(struct s3_req *r)
         s3_fail(r, rc);
         return;
     }
-    warn = policy_warnings(p);
-    if (warn != NULL)
-        log_warn("s3: policy of bucket %s: %s", r->bucket, warn);
-    free(warn);
+    rc = s3_policy_accept(r, p);
     policy_free(p);
+    if (rc != 0) {
+        s3_fail(r, rc);
+        return;
+    }
 
     rc = meta_bucket_set_policy(r->app->meta, r->bucket, r->xml.data);
     if (rc != 0)

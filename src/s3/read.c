@@ -379,6 +379,8 @@ load_object(struct s3_req *r, struct get_stream *gs,
     if (rc != 0 || (rc = part_param(r, &sp->part)) != 0)
         return rc;
     if (found == CERR_NO_SUCH_KEY)
+        found = s3_authorize_missing(r);
+    if (found == CERR_NO_SUCH_KEY)
         snprintf(r->d.key, sizeof(r->d.key), "%s", r->key);
     if (found != 0)
         return found;

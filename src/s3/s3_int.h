@@ -91,6 +91,9 @@ void s3_quote_etag(const char *etag, char *out, size_t cap);
 struct policy_ctx;
 int s3_identity_load(struct s3_req *r);
 void s3_identity_release(struct s3_req *r);
+struct policy;
+int s3_policy_accept(struct s3_req *r, const struct policy *p);
+int s3_authorize_missing(struct s3_req *r);
 int s3_authorize(struct s3_req *r, const char *action, const char *resource,
                  struct policy_ctx *extra);
 int s3_authorize_put(struct s3_req *r, const char *sse, const char *kms_id);
