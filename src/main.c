@@ -228,14 +228,17 @@ settle_account(struct coffer *app)
 /*
  * Remove bodies that no metadata row holds: released by a change that
  * stopped before its clean-up, or written by a PUT that never committed.
- * An hour's margin spares nothing that another node may still commit.
+ * The sweep runs before the listeners start, so no body of this node is
+ * in flight and none needs sparing.
+ * XXX: several nodes sharing one blob directory would sweep each other's
+ * bodies in flight; they need a grace period here and per-node tmp/.
  */
 static void
 sweep_bodies(struct coffer *app)
 {
     size_t removed = 0;
 
-    if (meta_sweep(app->meta, app->blobs, 3600 * 1000, &removed) != 0)
+    if (meta_sweep(app->meta, app->blobs, 0, &removed) != 0)
         log_warn("main: the sweep of unreferenced bodies stopped early; "
                  "the next start continues it");
     if (removed > 0)
