@@ -233,15 +233,25 @@ out:
     return rc;
 }
 
-/* `action` on the request's bucket. */
+/*
+ * `action` on the request's bucket.  CreateBucket carries the canned ACL
+ * header as s3:x-amz-acl (policy.md §5).
+ */
 int
 s3_authorize_bucket(struct s3_req *r, const char *action)
 {
+    struct policy_ctx *c = NULL;
     struct buf arn = BUF_INIT;
     int rc;
 
+    if (strcmp(action, "s3:CreateBucket") == 0 &&
+        s3_header(r, "x-amz-acl") != NULL) {
+        if ((c = policy_ctx_new()) == NULL)
+            return CERR_NOMEM;
+        policy_ctx_add(c, "s3:x-amz-acl", s3_header(r, "x-amz-acl"));
+    }
     s3_bucket_arn(r->bucket, NULL, &arn);
-    rc = s3_authorize(r, action, arn.data, NULL);
+    rc = s3_authorize(r, action, arn.data, c);
     buf_free(&arn);
     return rc;
 }
