@@ -1,0 +1,167 @@
+"""KMS key policies and users (policy.md §9, ruling 11), called directly
+and through S3: the key policy is required, identity policies count only
+when it allows the account, a key policy may name a user outright, and
+kms:ViaService tells S3's calls from direct ones.
+"""
+
+import json
+
+import pytest
+
+from access_helpers import (User, allow, bucket_arn, error_of, identity,
+                            root_arn)
+from clients import unique_name
+from server import REGION
+
+pytest.importorskip("boto3")
+ClientError = pytest.importorskip("botocore.exceptions").ClientError
+
+VIA_S3 = "s3.%s.amazonaws.com" % REGION
+
+
+@pytest.fixture
+def kms(http_endpoint):
+    return http_endpoint.boto3("kms")
+
+
+@pytest.fixture
+def s3(http_endpoint):
+    return http_endpoint.boto3("s3")
+
+
+@pytest.fixture
+def bucket(s3):
+    name = unique_name("akms")
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def key_policy(*statements):
+    return json.dumps({"Version": "2012-10-17",
+                       "Statement": list(statements)})
+
+
+def root_admin():
+    return {"Sid": "root", "Effect": "Allow",
+            "Principal": {"AWS": root_arn()}, "Action": "kms:*",
+            "Resource": "*"}
+
+
+def test_default_key_policy_defers_to_identity(coffer, tmp_path,
+                                               http_endpoint, kms):
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    user = User(coffer, tmp_path)
+    ukms = user.client(http_endpoint, "kms")
+    with pytest.raises(ClientError) as e:
+        ukms.encrypt(KeyId=key, Plaintext=b"x")
+    assert error_of(e) == ("AccessDeniedException", 400)
+    assert user.arn in e.value.response["Error"]["Message"]
+
+    user.attach("use", identity(allow(["kms:Encrypt", "kms:Decrypt"], key)))
+    blob = ukms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"]
+    assert ukms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"
+    with pytest.raises(ClientError) as e:
+        ukms.generate_data_key(KeyId=key, KeySpec="AES_256")
+    assert error_of(e) == ("AccessDeniedException", 400)
+
+
+def test_key_policy_naming_user_needs_no_identity_policy(coffer, tmp_path,
+                                                         http_endpoint,
+                                                         kms):
+    user = User(coffer, tmp_path)
+    key = kms.create_key(Policy=key_policy(root_admin(), {
+        "Effect": "Allow", "Principal": {"AWS": user.arn},
+        "Action": "kms:Encrypt", "Resource": "*"}))["KeyMetadata"]["Arn"]
+    ukms = user.client(http_endpoint, "kms")
+    ukms.encrypt(KeyId=key, Plaintext=b"x")
+    with pytest.raises(ClientError) as e:
+        ukms.describe_key(KeyId=key)
+    assert error_of(e) == ("AccessDeniedException", 400)
+
+
+def test_identity_policy_ignored_when_key_policy_omits_account(
+        coffer, tmp_path, http_endpoint, kms):
+    named = User(coffer, tmp_path)
+    other = User(coffer, tmp_path, policies={
+        "kms": identity(allow("kms:*", "*"))})
+    key = kms.create_key(Policy=key_policy({
+        "Effect": "Allow", "Principal": {"AWS": named.arn},
+        "Action": "kms:*", "Resource": "*"}),
+        BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["Arn"]
+
+    named.client(http_endpoint, "kms").encrypt(KeyId=key, Plaintext=b"x")
+    with pytest.raises(ClientError) as e:
+        other.client(http_endpoint, "kms").encrypt(KeyId=key, Plaintext=b"x")
+    assert error_of(e) == ("AccessDeniedException", 400)
+    # Not even the account root: the key policy does not name the account.
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=key, Plaintext=b"x")
+    assert error_of(e) == ("AccessDeniedException", 400)
+
+
+def test_user_upload_through_s3_needs_kms_permission(coffer, tmp_path,
+                                                     endpoint, kms, bucket):
+    """Vector 50: s3:PutObject alone does not let a user encrypt under a
+    customer key; kms:GenerateDataKey does, and reading needs
+    kms:Decrypt."""
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    user = User(coffer, tmp_path, policies={"s3": identity(allow(
+        ["s3:PutObject", "s3:GetObject"], bucket_arn(bucket, "*")))})
+    us3 = user.client(endpoint)
+    put = dict(Bucket=bucket, Key="k", Body=b"secret",
+               ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    with pytest.raises(ClientError) as e:
+        us3.put_object(**put)
+    assert error_of(e) == ("AccessDenied", 403)
+
+    user.attach("gen", identity(allow("kms:GenerateDataKey", key)))
+    assert us3.put_object(**put)["SSEKMSKeyId"] == key
+    with pytest.raises(ClientError) as e:
+        us3.get_object(Bucket=bucket, Key="k")
+    assert error_of(e) == ("AccessDenied", 403)
+
+    user.attach("dec", identity(allow("kms:Decrypt", key)))
+    assert us3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"secret"
+
+
+def test_via_service_condition(coffer, tmp_path, http_endpoint, kms,
+                               bucket):
+    """Vector 51: a key policy that lets a user use the key only through
+    S3."""
+    user = User(coffer, tmp_path, policies={"s3": identity(allow(
+        ["s3:PutObject", "s3:GetObject"], bucket_arn(bucket, "*")))})
+    key = kms.create_key(Policy=key_policy(root_admin(), {
+        "Effect": "Allow", "Principal": {"AWS": user.arn},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": VIA_S3}}}))
+    key = key["KeyMetadata"]["Arn"]
+
+    us3 = user.client(http_endpoint)
+    us3.put_object(Bucket=bucket, Key="via", Body=b"v",
+                   ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    assert us3.get_object(Bucket=bucket, Key="via")["Body"].read() == b"v"
+    with pytest.raises(ClientError) as e:
+        user.client(http_endpoint, "kms").generate_data_key(
+            KeyId=key, KeySpec="AES_256")
+    assert error_of(e) == ("AccessDeniedException", 400)
+
+
+def test_key_policy_deny_for_user_through_s3(coffer, tmp_path,
+                                             http_endpoint, kms, bucket):
+    """An explicit Deny in the key policy beats the user's identity
+    Allow, through S3 too."""
+    user = User(coffer, tmp_path, policies={"all": identity(
+        allow("s3:*", "*"), allow("kms:*", "*"))})
+    key = kms.create_key(Policy=key_policy(
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+         "Principal": {"AWS": root_arn()}, "Action": "kms:*",
+         "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": user.arn},
+         "Action": "kms:GenerateDataKey", "Resource": "*"}))
+    key = key["KeyMetadata"]["Arn"]
+    with pytest.raises(ClientError) as e:
+        user.client(http_endpoint).put_object(
+            Bucket=bucket, Key="d", Body=b"d",
+            ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    assert error_of(e) == ("AccessDenied", 403)
+    user.client(http_endpoint, "kms").encrypt(KeyId=key, Plaintext=b"x")
