@@ -26,7 +26,11 @@ struct group {
     const char *summary;
 };
 
-/* One row per group, in the order usage lists them. */
+/*
+ * One row per group, in the order usage lists them.
+ * XXX: no IAM groups, roles or managed policies: there is no command for
+ * them, and a policy naming a role is refused as an invalid principal.
+ */
 static const struct group groups[] = {
     { "user", admin_user_main, "create, delete and list users" },
     { "key", admin_key_main, "create, list, (de)activate and delete "

@@ -66,7 +66,7 @@ static int
 refused(int rc, const struct err_detail *d)
 {
     if (rc == CERR_MALFORMED_POLICY || rc == CERR_NOT_IMPLEMENTED ||
-        rc == CERR_INVALID_ARGUMENT)
+        rc == CERR_INVALID_ARGUMENT || rc == CERR_IAM_LIMIT_EXCEEDED)
         admin_errorf("%s: %s", err_name(rc), d->message[0] ? d->message
                                                            : err_name(rc));
     else if (rc == CERR_IAM_NO_SUCH_ENTITY)

@@ -21,6 +21,7 @@
 #include "util/timefmt.h"
 
 #define CACHE_SLOTS 64
+#define INLINE_POLICIES_MAX 2048    /* IAM: a user's inline policies, in all */
 
 struct iam_identity {
     atomic_int refs;
@@ -413,6 +414,53 @@ iam_key_create(struct iam *iam, const char *name,
     return rc;
 }
 
+/* Characters of a JSON text once whitespace outside strings is gone. */
+static size_t
+compact_len(const char *s, size_t len)
+{
+    bool in_str = false, esc = false;
+    size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (!in_str && strchr(" \t\r\n", s[i]) != NULL && s[i] != '\0')
+            continue;
+        n++;
+        if (in_str && esc)
+            esc = false;
+        else if (in_str && s[i] == '\\')
+            esc = true;
+        else if (s[i] == '"')
+            in_str = !in_str;
+    }
+    return n;
+}
+
+/*
+ * IAM's quota: a user's inline policies, all together and without
+ * whitespace, hold at most 2048 characters.  `name` is about to be
+ * replaced by a document of `len` compact characters.
+ */
+static int
+check_quota(struct iam *iam, const char *user, const char *name,
+            size_t len, struct err_detail *d)
+{
+    struct meta_user_policy *v;
+    size_t i, n, total = len;
+    int rc;
+
+    if ((rc = meta_user_policy_list(iam->meta, user, &v, &n)) != 0)
+        return rc;
+    for (i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) != 0)
+            total += compact_len(v[i].document, strlen(v[i].document));
+    meta_user_policy_list_free(v, n);
+    if (total > INLINE_POLICIES_MAX)
+        return err_set(d, CERR_IAM_LIMIT_EXCEEDED, "Maximum policy size of "
+                       "%d bytes exceeded for user %s", INLINE_POLICIES_MAX,
+                       user);
+    return 0;
+}
+
 /* Validate and attach an identity policy; see iam.h. */
 int
 iam_policy_attach(struct iam *iam, const char *user, const char *name,
@@ -431,6 +479,8 @@ iam_policy_attach(struct iam *iam, const char *user, const char *name,
                        "byte");
     rc = policy_parse(text, len, POLICY_IDENTITY, NULL, &p, d);
     policy_free(p);
+    if (rc == 0)
+        rc = check_quota(iam, user, name, compact_len(text, len), d);
     if (rc != 0)
         return rc;
 
@@ -454,7 +504,8 @@ iam_user_arn_check(struct iam *iam, const char *arn)
                             iam->account);
     if (strncmp(arn, prefix, plen) != 0)
         return 0;
-    /* coffer's users have no path: "user/dept/NAME" names nobody. */
+    /* XXX: IAM user paths are not supported: a policy naming
+     * user/dept/NAME is refused as naming a user that does not exist. */
     if (!iam_user_name_valid(arn + plen))
         return CERR_IAM_NO_SUCH_ENTITY;
     return meta_user_get(iam->meta, arn + plen, &u);

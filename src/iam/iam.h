@@ -110,6 +110,8 @@ int iam_key_create(struct iam *iam, const char *name,
  * under `name` (replacing one of that name).  CERR_MALFORMED_POLICY or
  * CERR_NOT_IMPLEMENTED with the parser's message in d, CERR_INVALID_ARGUMENT
  * for a bad policy name (1 to 128 of letters, digits and + = , . @ _ -),
+ * CERR_IAM_LIMIT_EXCEEDED when the user's inline policies would hold more
+ * than 2048 characters without whitespace (IAM's quota),
  * CERR_IAM_NO_SUCH_ENTITY, storage errors.
  */
 int iam_policy_attach(struct iam *iam, const char *user, const char *name,

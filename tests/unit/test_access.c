@@ -543,6 +543,34 @@ test_policy_attach_validates(void **state)
                      CERR_IAM_NO_SUCH_ENTITY);
 }
 
+/* IAM's quota: 2048 characters of inline policy per user, whitespace
+ * outside strings not counted; replacing a policy frees its share. */
+static void
+test_policy_attach_quota(void **state)
+{
+    struct fx *f = *state;
+    struct err_detail d;
+    char doc[2100], pad[1500];
+
+    make_user(f, "bob");
+    memset(pad, 'a', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":"
+             "{\"Sid\":\"%s\",   \"Effect\":\"Allow\",\"Action\":\"s3:Get*\","
+             "\"Resource\":\"*\"}}", pad);
+    assert_int_equal(iam_policy_attach(f->iam, "bob", "big", doc,
+                                       strlen(doc), NULL), 0);
+    assert_int_equal(iam_policy_attach(f->iam, "bob", "big", doc,
+                                       strlen(doc), NULL), 0);
+    err_clear(&d);
+    assert_int_equal(iam_policy_attach(f->iam, "bob", "more", doc,
+                                       strlen(doc), &d),
+                     CERR_IAM_LIMIT_EXCEEDED);
+    assert_non_null(strstr(d.message, "2048"));
+    assert_int_equal(iam_policy_attach(f->iam, "bob", "small", allow_get,
+                                       strlen(allow_get), NULL), 0);
+}
+
 static void
 test_user_arn_check(void **state)
 {
@@ -701,6 +729,7 @@ main(void)
         T(test_identity_of_deleted_user),
         T(test_identity_cache_eviction),
         T(test_policy_attach_validates),
+        T(test_policy_attach_quota),
         T(test_user_arn_check),
         cmocka_unit_test(test_lint_recipe),
         cmocka_unit_test(test_lint_clean_policy_has_no_warning),
