@@ -35,7 +35,8 @@
 
 #define LG_MAX_CONC 256
 #define LG_MAX_RUNS 9
-#define LG_MAX_HDRS 8
+#define LG_MAX_HDRS 12
+#define LG_MAX_EXTRA 4
 #define LG_EMPTY_SHA \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -56,6 +57,8 @@ struct opts {
     long objects;
     long start;                 /* first key number of put */
     bool unsigned_payload;
+    const char *extra[LG_MAX_EXTRA];    /* --header name:value */
+    int nextra;
 };
 
 /* One connection and the request it has in flight. */
@@ -166,6 +169,17 @@ hdr_add(struct hdr *h, int *n, const char *name, const char *value)
     (*n)++;
 }
 
+/* Add a "name:value" header from the command line. */
+static void
+hdr_add_spec(struct hdr *h, int *n, const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+
+    hdr_add(h, n, "", colon + 1);
+    snprintf(h[*n - 1].name, sizeof(h[*n - 1].name), "%.*s",
+             (int)(colon - spec), spec);
+}
+
 /*
  * Sign a request whose headers h[0..n) (lower-case names, besides host,
  * x-amz-date and x-amz-content-sha256, which are added here) are all
@@ -267,8 +281,10 @@ s3_request(struct run *r, struct slot *s, long k)
     snprintf(path, sizeof(path), "/%s/%s-%ld", o->bucket, o->prefix,
              get ? k % o->objects : k);
     snprintf(s->url, sizeof(s->url), "%s%s", o->endpoint, path);
+    while (n < o->nextra)
+        hdr_add_spec(h, &n, o->extra[n]);
     if (get) {
-        s->hdrs = sign(o, "GET", path, "s3", LG_EMPTY_SHA, h, 0);
+        s->hdrs = sign(o, "GET", path, "s3", LG_EMPTY_SHA, h, n);
         return;
     }
     if (o->sse_kms) {
@@ -413,7 +429,8 @@ usage(void)
         "       --secret-key SK [--region R] [--bucket B] [--prefix P]\n"
         "       [--size BYTES] [--concurrency C] [--seconds S] [--runs N]\n"
         "       [--objects N] [--start N] [--sse-kms KEYID]\n"
-        "       [--kms-key KEYID] [--unsigned-payload] fill|put|get|gdk\n");
+        "       [--kms-key KEYID] [--unsigned-payload]\n"
+        "       [--header lower-case-name:value]... fill|put|get|gdk\n");
     exit(2);
 }
 
@@ -437,7 +454,8 @@ parse(int argc, char **argv, struct opts *o)
         { "seconds", 1, 0, 't' }, { "runs", 1, 0, 'n' },
         { "objects", 1, 0, 'o' }, { "start", 1, 0, 'S' },
         { "sse-kms", 1, 0, 'k' }, { "kms-key", 1, 0, 'K' },
-        { "unsigned-payload", 0, 0, 'u' }, { 0, 0, 0, 0 },
+        { "unsigned-payload", 0, 0, 'u' }, { "header", 1, 0, 'H' },
+        { 0, 0, 0, 0 },
     };
     int ch;
 
@@ -461,6 +479,11 @@ parse(int argc, char **argv, struct opts *o)
         case 'k': o->sse_kms = optarg; break;
         case 'K': o->kms_key = optarg; break;
         case 'u': o->unsigned_payload = true; break;
+        case 'H':
+            if (o->nextra == LG_MAX_EXTRA || !strchr(optarg, ':'))
+                usage();
+            o->extra[o->nextra++] = optarg;
+            break;
         default: usage();
         }
     }
