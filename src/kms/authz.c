@@ -154,7 +154,10 @@ kms_authorize(struct kms_req *r, const struct meta_kms_key *key,
     q.resource = resource != NULL ? resource : "*";
     q.ctx = pc;
     r->by_grant = false;
-    if (key == NULL)
+    /* An unsigned S3 request never uses a key, whatever "*" allows. */
+    if (r->c->principal_arn == NULL)
+        v = POLICY_DENY;
+    else if (key == NULL)
         v = decide_keyless(r->c, &q);
     else if (kp == NULL)
         v = POLICY_DENY;
