@@ -165,3 +165,32 @@ def test_key_policy_deny_for_user_through_s3(coffer, tmp_path,
             ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
     assert error_of(e) == ("AccessDenied", 403)
     user.client(http_endpoint, "kms").encrypt(KeyId=key, Plaintext=b"x")
+
+
+def test_anonymous_never_uses_a_key(http_endpoint, s3, kms, bucket):
+    """A bucket policy may open objects to everyone, and a key policy
+    may name "*", but an unsigned request never gets S3 to use a KMS key
+    for it: SSE-KMS objects stay closed to anonymous callers."""
+    from access_helpers import anonymous_s3
+
+    key = kms.create_key(Policy=key_policy(root_admin(), {
+        "Effect": "Allow", "Principal": "*", "Action": "kms:*",
+        "Resource": "*"}))["KeyMetadata"]["Arn"]
+    s3.put_object(Bucket=bucket, Key="kms", Body=b"k",
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    s3.put_object(Bucket=bucket, Key="s3", Body=b"s",
+                  ServerSideEncryption="AES256")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*",
+                       "Action": ["s3:GetObject", "s3:PutObject"],
+                       "Resource": bucket_arn(bucket, "*")}]}))
+    anon = anonymous_s3(http_endpoint)
+    assert anon.get_object(Bucket=bucket, Key="s3")["Body"].read() == b"s"
+    with pytest.raises(ClientError) as e:
+        anon.get_object(Bucket=bucket, Key="kms")
+    assert error_of(e) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as e:
+        anon.put_object(Bucket=bucket, Key="new", Body=b"n",
+                        ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    assert error_of(e) == ("AccessDenied", 403)
