@@ -277,6 +277,16 @@ s3_authorize_put(struct s3_req *r, const char *sse, const char *kms_id)
     s3_tagging_request_ctx(r, c);
     s3_bucket_arn(r->bucket, r->key, &arn);
     rc = s3_authorize(r, "s3:PutObject", arn.data, c);
+
+    /* Tags sent with the object need s3:PutObjectTagging too (§7). */
+    if (rc == 0 && s3_header(r, "x-amz-tagging") != NULL) {
+        if ((c = policy_ctx_new()) == NULL)
+            rc = CERR_NOMEM;
+        else if ((rc = s3_tagging_request_ctx(r, c)) != 0)
+            policy_ctx_free(c);
+        else
+            rc = s3_authorize(r, "s3:PutObjectTagging", arn.data, c);
+    }
     buf_free(&arn);
     return rc;
 }

@@ -311,7 +311,9 @@ authorize_get(struct s3_req *r, const char *tagging)
         return rc;
     }
     s3_bucket_arn(r->bucket, r->key, &arn);
-    rc = s3_authorize(r, "s3:GetObject", arn.data, c);
+    rc = s3_authorize(r, s3_has_param(r, "versionId") ? "s3:GetObjectVersion"
+                                                     : "s3:GetObject",
+                      arn.data, c);
     buf_free(&arn);
     return rc;
 }
