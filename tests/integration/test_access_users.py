@@ -289,3 +289,37 @@ def test_create_bucket_acl_condition(coffer, tmp_path, http_endpoint, s3):
     assert error_of(e) == ("AccessDenied", 403)
     us3.create_bucket(Bucket=name, ACL="private")
     assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_tags_on_upload_need_put_object_tagging(coffer, tmp_path,
+                                                http_endpoint, bucket):
+    """PutObject with x-amz-tagging is also s3:PutObjectTagging (§7)."""
+    user = User(coffer, tmp_path, policies={"put": identity(allow(
+        "s3:PutObject", bucket_arn(bucket, "*")))})
+    us3 = user.client(http_endpoint)
+    us3.put_object(Bucket=bucket, Key="plain", Body=b"p")
+    with pytest.raises(ClientError) as e:
+        us3.put_object(Bucket=bucket, Key="tagged", Body=b"t",
+                       Tagging="class=public")
+    assert error_of(e) == ("AccessDenied", 403)
+    user.attach("tag", identity(allow(
+        "s3:PutObjectTagging", bucket_arn(bucket, "*"),
+        Condition={"StringEquals": {
+            "s3:RequestObjectTag/class": "public"}})))
+    us3.put_object(Bucket=bucket, Key="tagged", Body=b"t",
+                   Tagging="class=public")
+    with pytest.raises(ClientError) as e:
+        us3.put_object(Bucket=bucket, Key="tagged", Body=b"t",
+                       Tagging="class=secret")
+    assert error_of(e) == ("AccessDenied", 403)
+
+
+def test_get_with_version_id_is_get_object_version(coffer, tmp_path,
+                                                   http_endpoint, bucket):
+    user = User(coffer, tmp_path, policies={"get": identity(allow(
+        "s3:GetObject", bucket_arn(bucket, "*")))})
+    us3 = user.client(http_endpoint)
+    us3.get_object(Bucket=bucket, Key="docs/a.txt")
+    with pytest.raises(ClientError) as e:
+        us3.get_object(Bucket=bucket, Key="docs/a.txt", VersionId="null")
+    assert error_of(e) == ("AccessDenied", 403)
