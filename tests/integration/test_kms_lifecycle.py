@@ -20,7 +20,7 @@ import time
 import pytest
 
 from clients import ACCESS_KEY, SECRET_KEY, boto3_client, show, unique_name
-from server import CofferServer, coffer_binary, server_env
+from server import SANITIZER_MARKS, CofferServer, coffer_binary, server_env
 
 pytest.importorskip("boto3")
 ClientError = pytest.importorskip("botocore.exceptions").ClientError
@@ -37,6 +37,8 @@ def srv(tmp_path_factory):
     s.start()
     yield s
     s.stop()
+    assert not any(m in s.stderr_text() for m in SANITIZER_MARKS), \
+        s.stderr_text()[-8000:]
 
 
 def restart(s):

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from clients import ACCESS_KEY, SECRET_KEY, boto3_client
-from server import CofferServer, server_env
+from server import SANITIZER_MARKS, CofferServer, server_env
 
 pytest.importorskip("boto3")
 
@@ -91,6 +91,8 @@ def test_token_root_key_survives_restart(token, tmp_path):
         assert out["Plaintext"] == b"held by the token"
     finally:
         srv.stop()
+    assert not any(m in srv.stderr_text() for m in SANITIZER_MARKS), \
+        srv.stderr_text()[-8000:]
 
 
 @pytest.mark.parametrize("pin,words", [
