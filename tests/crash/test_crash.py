@@ -36,7 +36,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from clients import ACCESS_KEY, SECRET_KEY  # noqa: E402
+from clients import (ACCESS_KEY, SECRET_KEY, client_env,  # noqa: E402
+                     write_aws_files)
 from server import (REGION, SANITIZER_MARKS, CofferServer,  # noqa: E402
                     server_env)
 
@@ -60,6 +61,23 @@ BUCKET = "crash-test"
 
 
 _session = []
+
+
+@pytest.fixture(autouse=True)
+def test_aws_env(tmp_path_factory):
+    """Only the test's own AWS_ variables and files in this process, as
+    the integration suite sets them for its clients."""
+    files = write_aws_files(tmp_path_factory.mktemp("aws"), ACCESS_KEY,
+                            SECRET_KEY)
+    mp = pytest.MonkeyPatch()
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            mp.delenv(name)
+    for name, value in client_env(files, ACCESS_KEY, SECRET_KEY).items():
+        if name.startswith("AWS_"):
+            mp.setenv(name, value)
+    yield
+    mp.undo()
 
 
 def client(url):

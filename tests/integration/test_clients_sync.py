@@ -82,12 +82,12 @@ class AccessLog:
         return [line for line in text.splitlines() if WRITES.search(line)]
 
 
-def tool_env(home):
-    """A clean environment: no AWS_ variables, a private HOME, UTF-8."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+def tool_env(endpoint, home):
+    """The test clients' environment (only the session's AWS_ variables
+    and files), with a private HOME and UTF-8 file names."""
+    env = dict(endpoint.env)
     env.update({"HOME": str(home), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                "PYTHONIOENCODING": "utf-8",
-                "AWS_EC2_METADATA_DISABLED": "true"})
+                "PYTHONIOENCODING": "utf-8"})
     return env
 
 
@@ -155,7 +155,7 @@ def test_s3cmd_sync_round_trip(coffer, endpoint, bucket, tree, tmp_path):
         "progress_meter = False",
     ]
     config.write_text("\n".join(lines) + "\n")
-    env = tool_env(tmp_path)
+    env = tool_env(endpoint, tmp_path)
     base = ["s3cmd", "--config", str(config), "--no-progress"]
 
     def upload(src, dst):
@@ -188,7 +188,10 @@ def test_rclone_sync_round_trip(coffer, endpoint, bucket, tree, tmp_path,
         "upload_cutoff = 5M\n"
         "chunk_size = 5M\n" % (ACCESS_KEY, SECRET_KEY, REGION,
                                endpoint.url))
-    env = tool_env(tmp_path)
+    env = tool_env(endpoint, tmp_path)
+    # rclone's AWS SDK cannot use AWS_CA_BUNDLE with rclone's own HTTP
+    # transport ("LoadCustomCABundleError"); it gets --ca-cert instead.
+    env.pop("AWS_CA_BUNDLE", None)
     base = ["rclone", "--config", str(config), "--low-level-retries", "1",
             "--retries", "1", "--stats", "0", "--use-json-log", listing]
     if endpoint.ca:
