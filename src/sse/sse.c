@@ -14,7 +14,8 @@
  *
  * The cache is a small array under one mutex held only for lookups; KMS
  * and metadata calls run outside it.  A second mutex serialises misses,
- * so concurrent first writes to a bucket make one bucket key, not many.
+ * so concurrent first writes to a bucket make one bucket key, not many,
+ * and concurrent first reads of it cost one Decrypt.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,27 +287,16 @@ sse_bk_for_write(struct sse *s, const struct kms_caller *c,
     return rc;
 }
 
-/*
- * The bucket key row id of a stored object; see sse_int.h.  A row that
- * is missing or belongs elsewhere is damage: CERR_CORRUPT.
- */
-int
-sse_bk_for_read(struct sse *s, const struct kms_caller *c,
-                const char *bucket, const char *arn, int64_t id,
-                const json_t *ctx, uint8_t key[32], struct err_detail *d)
+/* Load row id, check it belongs to (bucket, arn), unwrap and cache it
+ * (one Decrypt).  A row that is missing or belongs elsewhere is damage:
+ * CERR_CORRUPT. */
+static int
+fill_for_read(struct sse *s, const struct kms_caller *c,
+              const char *bucket, const char *arn, int64_t id,
+              const json_t *ctx, uint8_t key[32], struct err_detail *d)
 {
-    struct kms_caller v = sse_via_s3(s, c);
     struct meta_bucket_key row;
-    int64_t now = time_now_ms();
     int rc;
-
-    if (cache_find_read(s, id, bucket, arn, now, key)) {
-        rc = s->kc.ops->authorize(s->kc.impl, &v, arn, "kms:Decrypt", ctx,
-                                  d);
-        if (rc != 0)
-            crypto_wipe(key, 32);
-        return rc;
-    }
 
     rc = meta_bucket_key_get(s->meta, id, &row);
     if (rc == CERR_NO_SUCH_KEY)
@@ -316,8 +306,42 @@ sse_bk_for_read(struct sse *s, const struct kms_caller *c,
     if (strcmp(row.bucket, bucket) != 0 || strcmp(row.kms_key_arn, arn) != 0)
         return CERR_CORRUPT;
 
-    rc = unwrap_row(s, &v, &row, ctx, key, d);
+    rc = unwrap_row(s, c, &row, ctx, key, d);
     if (rc == 0)
-        cache_insert(s, &row, key, now);
+        cache_insert(s, &row, key, time_now_ms());
+    return rc;
+}
+
+/*
+ * The bucket key row id of a stored object; see sse_int.h.  A miss is
+ * filled under the fill lock after looking again, so readers that miss
+ * together (after a restart, say) cost one Decrypt between them, not
+ * one each.  On failure key is wiped.
+ */
+int
+sse_bk_for_read(struct sse *s, const struct kms_caller *c,
+                const char *bucket, const char *arn, int64_t id,
+                const json_t *ctx, uint8_t key[32], struct err_detail *d)
+{
+    struct kms_caller v = sse_via_s3(s, c);
+    bool cached;
+    int rc = 0;
+
+    cached = cache_find_read(s, id, bucket, arn, time_now_ms(), key);
+    if (!cached) {
+        pthread_mutex_lock(&s->fill);
+        cached = cache_find_read(s, id, bucket, arn, time_now_ms(), key);
+        if (!cached)
+            rc = fill_for_read(s, &v, bucket, arn, id, ctx, key, d);
+        pthread_mutex_unlock(&s->fill);
+    }
+
+    /* A cached key needs the caller's own right to decrypt under the
+     * KMS key; a fresh Decrypt has just checked it. */
+    if (rc == 0 && cached)
+        rc = s->kc.ops->authorize(s->kc.impl, &v, arn, "kms:Decrypt", ctx,
+                                  d);
+    if (rc != 0)
+        crypto_wipe(key, 32);
     return rc;
 }

@@ -1610,6 +1610,113 @@ test_bucket_key_concurrent(void **state)
     sse_request_clear(&req);
 }
 
+/*
+ * A KMS client that forwards to the real one but takes its time over
+ * Decrypt, so that concurrent cache misses really overlap.
+ */
+static struct kms_client slow_inner;
+static int slow_decrypts;
+
+static int
+slow_resolve(void *impl, const char *ref, char arn[KMS_ARN_MAX],
+             struct err_detail *d)
+{
+    (void)impl;
+    return slow_inner.ops->resolve(slow_inner.impl, ref, arn, d);
+}
+
+static int
+slow_gdk(void *impl, const struct kms_caller *c, const char *ref,
+         const json_t *ctx, uint8_t plain[32], uint8_t *blob,
+         size_t *blob_len, char arn[KMS_ARN_MAX], struct err_detail *d)
+{
+    (void)impl;
+    return slow_inner.ops->generate_data_key(slow_inner.impl, c, ref, ctx,
+                                             plain, blob, blob_len, arn, d);
+}
+
+static int
+slow_decrypt(void *impl, const struct kms_caller *c, const uint8_t *blob,
+             size_t len, const json_t *ctx, uint8_t *plain,
+             size_t *plain_len, char arn[KMS_ARN_MAX], struct err_detail *d)
+{
+    (void)impl;
+    __atomic_add_fetch(&slow_decrypts, 1, __ATOMIC_SEQ_CST);
+    usleep(20 * 1000);
+    return slow_inner.ops->decrypt(slow_inner.impl, c, blob, len, ctx, plain,
+                                   plain_len, arn, d);
+}
+
+static int
+slow_authorize(void *impl, const struct kms_caller *c, const char *arn,
+               const char *action, const json_t *ctx, struct err_detail *d)
+{
+    (void)impl;
+    return slow_inner.ops->authorize(slow_inner.impl, c, arn, action, ctx,
+                                     d);
+}
+
+static const struct kms_client_ops slow_ops = {
+    slow_resolve, slow_gdk, slow_decrypt, slow_authorize,
+};
+
+struct reader_arg {
+    struct sse *s;
+    const struct meta_sse *rec;
+    pthread_barrier_t *start;
+    int rc;
+};
+
+/* Thread body: open one bucket-key object for reading, all at once. */
+static void *
+reader_thread(void *p)
+{
+    struct reader_arg *a = p;
+    struct sse_key ok;
+    struct err_detail d;
+
+    pthread_barrier_wait(a->start);
+    a->rc = sse_open_object(a->s, &root, "plain", "obj0", a->rec, NULL, &ok,
+                            &d);
+    sse_key_wipe(&ok);
+    return NULL;
+}
+
+/* Readers that miss together after a restart cost one Decrypt. */
+static void
+test_bucket_key_concurrent_readers(void **state)
+{
+    struct fix *f = *state;
+    struct sse_config cfg = { REGION, ACCOUNT, 0 };
+    struct kms_client slow = { &slow_ops, NULL };
+    struct reader_arg args[8];
+    pthread_barrier_t start;
+    struct meta_sse rec;
+    struct sse_key ok;
+    struct sse *s;
+    pthread_t th[8];
+    int i;
+
+    write_bk(f, "plain", f->key_id, 1, &rec, &ok);
+    sse_key_wipe(&ok);
+    slow_inner = f->kc;
+    slow_decrypts = 0;
+    assert_int_equal(sse_open(&cfg, f->m, f->k, &slow, &s), 0);
+    assert_int_equal(pthread_barrier_init(&start, NULL, 8), 0);
+    for (i = 0; i < 8; i++) {
+        args[i] = (struct reader_arg){ s, &rec, &start, -1 };
+        assert_int_equal(pthread_create(&th[i], NULL, reader_thread,
+                                        &args[i]), 0);
+    }
+    for (i = 0; i < 8; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(args[i].rc, 0);
+    }
+    assert_int_equal(slow_decrypts, 1);
+    pthread_barrier_destroy(&start);
+    sse_close(s);
+}
+
 /* A full cache evicts the least recently used bucket key. */
 static void
 test_bucket_key_eviction(void **state)
@@ -1798,6 +1905,7 @@ main(void)
         KEY_TEST(test_bucket_key_read_after_restart),
         KEY_TEST(test_bucket_key_expiry),
         KEY_TEST(test_bucket_key_concurrent),
+        KEY_TEST(test_bucket_key_concurrent_readers),
         KEY_TEST(test_bucket_key_eviction),
         KEY_TEST(test_bucket_key_caller_checked),
         KEY_TEST(test_disabled_key),
