@@ -305,6 +305,17 @@ begin(struct http_server *srv, struct http_exchange *x,
         srv->s3_begin(x);
 }
 
+/* Does the request announce a body (a non-zero length, or chunks)? */
+static bool
+has_body(const struct http_exchange *x)
+{
+    const char *cl = headers_get(&x->req.headers, "content-length");
+
+    if (headers_get(&x->req.headers, "transfer-encoding") != NULL)
+        return true;
+    return cl != NULL && strspn(cl, "0 \t") != strlen(cl);
+}
+
 static enum MHD_Result
 access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                const char *method, const char *version,
@@ -319,9 +330,15 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
     if (x == NULL)
         return MHD_NO;
 
+    /*
+     * A reply queued on this first call is sent instead of "100 Continue"
+     * and libmicrohttpd then closes the connection, since the body was
+     * never read.  A request without a body loses nothing by waiting for
+     * the next call, and so keeps its connection alive.
+     */
     if (!x->started) {
         begin(l->srv, x, conn, method);
-        if (x->ready)
+        if (x->ready && has_body(x))
             return send_reply(x, conn);
         return MHD_YES;
     }
