@@ -27,6 +27,8 @@
 #define HTTP_CONNECTION_LIMIT 1024
 #define HTTP_IDLE_TIMEOUT_S 300
 #define HTTP_STREAM_BLOCK (256 * 1024)
+#define HTTP_SMALL_BODY (64 * 1024)     /* streamed bodies read whole */
+#define HTTP_HEAD_BLOCK 1024            /* HEAD: no body is ever read */
 
 struct listener {
     struct http_server *srv;
@@ -238,6 +240,39 @@ secret_response(char *data, size_t len)
     return mr;
 }
 
+/*
+ * A small streamed body, read whole before the reply is queued, so that
+ * headers and body leave in one write and no stream buffer (which
+ * libmicrohttpd allocates zeroed, HTTP_STREAM_BLOCK bytes) is needed.
+ */
+static struct MHD_Response *
+small_response(struct http_exchange *x)
+{
+    struct http_response *r = &x->resp;
+    size_t len = (size_t)r->length, pos = 0, got;
+    struct MHD_Response *mr;
+    char *data = malloc(len ? len : 1);
+
+    if (data == NULL)
+        return NULL;
+    while (pos < len) {
+        got = 0;
+        if (r->reader(r->reader_ctx, pos, data + pos, len - pos, &got) != 0 ||
+            got == 0) {
+            log_warn("http: %s body read failed at %zu, closing", x->req.id,
+                     pos);
+            free(data);
+            return NULL;
+        }
+        pos += got;
+    }
+    x->bytes_out += len;
+    mr = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (mr == NULL)
+        free(data);
+    return mr;
+}
+
 static struct MHD_Response *
 build_response(struct http_exchange *x)
 {
@@ -245,7 +280,12 @@ build_response(struct http_exchange *x)
     struct MHD_Response *mr;
     size_t i;
 
-    if (r->reader != NULL || r->length_only) {
+    if (r->length_only) {
+        mr = MHD_create_response_from_callback(r->length, HTTP_HEAD_BLOCK,
+                                               read_stream, x, NULL);
+    } else if (r->reader != NULL && r->length <= HTTP_SMALL_BODY) {
+        mr = small_response(x);
+    } else if (r->reader != NULL) {
         mr = MHD_create_response_from_callback(r->length, HTTP_STREAM_BLOCK,
                                                read_stream, x, NULL);
     } else {
