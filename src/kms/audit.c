@@ -18,6 +18,15 @@
  * Lines are appended under a mutex with one write() each and fsync'd
  * before the reply goes out.  A line torn by a crash (no newline) was
  * never acknowledged and is cut off when the trail is reopened.
+ *
+ * Group commit: the fsync runs outside the mutex, and one fsync makes
+ * every line written before it durable.  Whoever finds no fsync in
+ * flight starts one for all lines written so far; the others wait for
+ * the fsync that covers their line.  So concurrent KMS calls share one
+ * fsync instead of queueing behind one each, and still no reply goes out
+ * before its line is on disk.  A failed fsync leaves the page cache's
+ * state unknown (a retry may report success for lost data), so it is
+ * sticky: every later write fails until the trail is reopened.
  */
 #include "kms/kms_int.h"
 #include "crypto/crypto.h"
@@ -204,7 +213,11 @@ kms_audit_open(struct kms_audit *a, const char *dir, struct err_detail *d)
     a->dir = NULL;
     a->day[0] = '\0';
     memcpy(a->prev, ZERO_HASH, sizeof(a->prev));
+    a->written = a->synced = 0;
+    a->syncing = false;
+    a->sync_err = 0;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->synced_cv, NULL);
     if (dir == NULL)
         return 0;
 
@@ -233,6 +246,39 @@ kms_audit_close(struct kms_audit *a)
     free(a->dir);
     a->dir = NULL;
     pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->synced_cv);
+}
+
+/*
+ * Wait until line number seq is durable, starting the fsync for every
+ * line written so far when none is in flight.  Called with a->mu held;
+ * releases it during the fsync and while waiting.  0 or CERR_IO.
+ */
+static int
+wait_synced(struct kms_audit *a, uint64_t seq)
+{
+    uint64_t upto;
+    int fd, rc;
+
+    while (a->synced < seq && a->sync_err == 0) {
+        if (a->syncing) {
+            pthread_cond_wait(&a->synced_cv, &a->mu);
+            continue;
+        }
+        a->syncing = true;
+        upto = a->written;
+        fd = a->fd;
+        pthread_mutex_unlock(&a->mu);
+        rc = fsync(fd);
+        pthread_mutex_lock(&a->mu);
+        a->syncing = false;
+        if (rc == 0)
+            a->synced = upto;
+        else
+            a->sync_err = CERR_IO;
+        pthread_cond_broadcast(&a->synced_cv);
+    }
+    return a->synced >= seq ? 0 : CERR_IO;
 }
 
 /* Make sure fd is today's file (UTC).  Called with a->mu held. */
@@ -246,6 +292,17 @@ open_day(struct kms_audit *a, int64_t now_ms)
 
     gmtime_r(&t, &tm);
     strftime(day, sizeof(day), "%Y%m%d", &tm);
+    /* The old file's lines become durable, and no fsync may be in
+     * flight on it, before it is let go. */
+    while (a->fd >= 0 && strcmp(day, a->day) != 0 &&
+           (a->syncing || a->synced < a->written)) {
+        if (a->sync_err != 0)
+            return a->sync_err;
+        if (a->syncing)
+            pthread_cond_wait(&a->synced_cv, &a->mu);
+        else if (wait_synced(a, a->written) != 0)
+            return CERR_IO;
+    }
     if (a->fd >= 0 && strcmp(day, a->day) == 0)
         return 0;
 
@@ -309,7 +366,7 @@ append(int fd, const char *text, size_t len)
     if (fstat(fd, &st) != 0)
         return CERR_IO;
     n = write(fd, text, len);
-    if (n == (ssize_t)len && fsync(fd) == 0)
+    if (n == (ssize_t)len)
         return 0;
     if (n > 0 && ftruncate(fd, st.st_size) != 0)
         log_error_errno("kms: audit: cannot cut a partial line");
@@ -317,9 +374,11 @@ append(int fd, const char *text, size_t len)
 }
 
 /*
- * Write r's line (outcome rc) to the trail and fsync it.  0 (also when
- * the trail is off), CERR_NOMEM or CERR_IO; on failure the chain is left
- * as it was.
+ * Write r's line (outcome rc) to the trail and wait until an fsync has
+ * made it durable (one fsync serves all lines written before it).  0
+ * (also when the trail is off), CERR_NOMEM or CERR_IO; when the write
+ * fails the chain is left as it was, when the fsync fails the trail
+ * refuses every later line.
  */
 int
 kms_audit_write(struct kms_audit *a, const struct kms_req *r, int rc)
@@ -337,7 +396,9 @@ kms_audit_write(struct kms_audit *a, const struct kms_req *r, int rc)
         return CERR_NOMEM;
 
     pthread_mutex_lock(&a->mu);
-    ret = open_day(a, now);
+    ret = a->sync_err;
+    if (ret == 0)
+        ret = open_day(a, now);
     if (ret == 0 && json_object_set_new(o, "prev", json_string(a->prev)))
         ret = CERR_NOMEM;
     if (ret == 0 && (line = json_dumps(o, JSON_COMPACT |
@@ -349,8 +410,10 @@ kms_audit_write(struct kms_audit *a, const struct kms_req *r, int rc)
         line[len] = '\n';       /* replaces the NUL; len + 1 bytes out */
         ret = append(a->fd, line, len + 1);
     }
-    if (ret == 0)
+    if (ret == 0) {
         memcpy(a->prev, hex, sizeof(hex));
+        ret = wait_synced(a, ++a->written);
+    }
     pthread_mutex_unlock(&a->mu);
 
     if (ret != 0)

@@ -58,6 +58,11 @@ struct kms_audit {
     int fd;                         /* today's file, -1 none open */
     char day[9];                    /* YYYYMMDD of fd */
     char prev[65];                  /* SHA-256 hex of the last line */
+    pthread_cond_t synced_cv;       /* signalled when an fsync ends */
+    uint64_t written;               /* lines written since open */
+    uint64_t synced;                /* of those, lines known durable */
+    bool syncing;                   /* one writer is in fsync for all */
+    int sync_err;                   /* an fsync failed: sticky */
 };
 
 struct kms {
