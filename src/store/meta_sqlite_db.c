@@ -4,19 +4,34 @@
  * prepared statements, helpers to bind parameters and read columns, and
  * the schema.
  *
- * Durability: WAL journal with synchronous=FULL, so a commit that
- * returned is on disk.  Writers begin with BEGIN IMMEDIATE and wait up to
- * BUSY_MS for the write lock; readers never block writers.  Foreign keys
- * are on: part rows die with their upload, bodies with their object.
+ * Durability: WAL journal, and msq_end returns from a writing commit
+ * only once the WAL holding it is fsync'd.  SQLite runs with
+ * synchronous=NORMAL (it syncs the WAL at checkpoints and when it
+ * starts reusing it, never per commit) and the fsync per commit is done
+ * here as a group commit: whoever finds no fsync in flight starts one
+ * for every commit that has returned so far, the others wait for the
+ * fsync that covers theirs.  Concurrent writers so share one fsync
+ * where synchronous=FULL would make each wait for its own under the
+ * write lock.  A commit is visible to readers a moment before it is
+ * durable, never acknowledged before.  A failed fsync is sticky (the
+ * page cache's state is unknown after one): every later transaction
+ * fails with CERR_IO until the store is reopened.
+ *
+ * Writers begin with BEGIN IMMEDIATE and wait up to BUSY_MS for the
+ * write lock; readers never block writers.  Foreign keys are on: part
+ * rows die with their upload, bodies with their object.
  *
  * Schema versions live in PRAGMA user_version; application_id marks the
  * file as coffer's.  A database from a newer coffer is refused.
  */
 #include "store/meta_sqlite_int.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/err.h"
 
@@ -173,7 +188,7 @@ conn_open(struct msq_conn *c, const char *path)
     sqlite3_busy_timeout(c->db, BUSY_MS);
     sqlite3_extended_result_codes(c->db, 1);
 
-    rc = run(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+    rc = run(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                     " PRAGMA foreign_keys=ON;");
     if (rc == 0)
         rc = pragma_int(c->db, "PRAGMA foreign_keys", &fk);
@@ -222,8 +237,14 @@ msq_open(struct msq *db, const char *path)
 
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->cv, NULL);
+    pthread_cond_init(&db->synced_cv, NULL);
+    db->wal_fd = -1;
     if (sqlite3_threadsafe() == 0)
         return CERR_INTERNAL;
+    if (asprintf(&db->wal_path, "%s-wal", path) < 0) {
+        db->wal_path = NULL;
+        return CERR_NOMEM;
+    }
     db->conns = calloc(POOL_SIZE, sizeof(*db->conns));
     if (db->conns == NULL)
         return CERR_NOMEM;
@@ -254,6 +275,10 @@ msq_close(struct msq *db)
         sqlite3_close(c->db);
     }
     free(db->conns);
+    if (db->wal_fd >= 0)
+        close(db->wal_fd);
+    free(db->wal_path);
+    pthread_cond_destroy(&db->synced_cv);
     pthread_cond_destroy(&db->cv);
     pthread_mutex_destroy(&db->mu);
 }
@@ -286,8 +311,15 @@ give_back(struct msq *db, struct msq_conn *c)
 int
 msq_begin(struct msq *db, bool write, struct msq_conn **out)
 {
-    struct msq_conn *c = borrow(db);
+    struct msq_conn *c;
     int rc;
+
+    pthread_mutex_lock(&db->mu);
+    rc = db->sync_err;
+    pthread_mutex_unlock(&db->mu);
+    if (rc != 0)
+        return rc;
+    c = borrow(db);
 
     rc = run(c->db, write ? "BEGIN IMMEDIATE" : "BEGIN");
     if (rc != 0) {
@@ -312,10 +344,57 @@ fault(struct msq *db)
     return fire;
 }
 
+/* fsync the WAL file, opening it on first use.  0 or CERR_IO. */
+static int
+sync_wal(struct msq *db)
+{
+    if (db->wal_fd < 0)
+        db->wal_fd = open(db->wal_path, O_RDONLY | O_CLOEXEC);
+    if (db->wal_fd < 0)
+        return CERR_IO;
+    return fsync(db->wal_fd) == 0 ? 0 : CERR_IO;
+}
+
+/*
+ * A writing commit has returned: wait until an fsync of the WAL that
+ * started after it has ended, starting one for every commit so far when
+ * none is in flight.  0 or CERR_IO (sticky).
+ */
+static int
+group_sync(struct msq *db)
+{
+    uint64_t mine, upto;
+    int rc;
+
+    pthread_mutex_lock(&db->mu);
+    mine = ++db->commits;
+    while (db->synced < mine && db->sync_err == 0) {
+        if (db->syncing) {
+            pthread_cond_wait(&db->synced_cv, &db->mu);
+            continue;
+        }
+        db->syncing = true;
+        upto = db->commits;
+        pthread_mutex_unlock(&db->mu);
+        rc = sync_wal(db);
+        pthread_mutex_lock(&db->mu);
+        db->syncing = false;
+        if (rc == 0)
+            db->synced = upto;
+        else
+            db->sync_err = CERR_IO;
+        pthread_cond_broadcast(&db->synced_cv);
+    }
+    rc = db->synced >= mine ? 0 : CERR_IO;
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}
+
 /* Commit or roll back and return the connection; see the header. */
 int
 msq_end(struct msq *db, struct msq_conn *c, int rc)
 {
+    bool write;
     size_t i;
 
     /* No statement may stay active across the end of a transaction. */
@@ -329,7 +408,10 @@ msq_end(struct msq *db, struct msq_conn *c, int rc)
         rc = run(c->db, "COMMIT");
     if (rc != 0 && !sqlite3_get_autocommit(c->db))
         run(c->db, "ROLLBACK");
+    write = c->write;
     give_back(db, c);
+    if (rc == 0 && write)
+        rc = group_sync(db);
     return rc == MSQ_CONSTRAINT ? CERR_INTERNAL : rc;
 }
 

@@ -37,6 +37,15 @@ struct msq {
     size_t nconns;
     struct msq_conn *free_list;
     int fail_in;                /* writing commits left before a fault */
+
+    /* Group commit of the WAL (see meta_sqlite_db.c). */
+    char *wal_path;
+    int wal_fd;                 /* -1 until the first sync */
+    pthread_cond_t synced_cv;   /* signalled when an fsync ends */
+    uint64_t commits;           /* writing commits that returned */
+    uint64_t synced;            /* of those, the ones known durable */
+    bool syncing;               /* one committer is in fsync for all */
+    int sync_err;               /* an fsync failed: sticky */
 };
 
 /* Open the pool on path and bring the schema up to date (db zeroed by the
