@@ -4,16 +4,27 @@
  *     DATA/tmp/<id>             a body being written (O_EXCL, 0600)
  *     DATA/blobs/ab/cd/<id>     a committed body, never rewritten
  *
- * <id> is 32 random lowercase hex digits chosen when the writer starts;
+ * <id> is 32 lowercase hex digits chosen when the writer starts;
  * "ab" and "cd" are its first four.  Commit is: fsync the file, create the
  * two directory levels when missing (fsyncing each parent that gained an
  * entry), rename into place, fsync the final directory.  A body is thus
  * either complete under blobs/ or not there; anything found in tmp/ at
  * open belonged to a writer that never committed and is deleted.
  *
+ * Group commit of the directory fsync.  The first four digits of an id
+ * (its leaf directory "ab/cd") are shared by the next LEAF_USES ids the
+ * store hands out, the other 28 are random; so concurrent writers rename
+ * into the same leaf, which exists already, and one fsync of that leaf
+ * makes all their renames durable.  Whoever finds no directory fsync in
+ * flight starts one for every leaf renamed into so far; the others wait
+ * for the fsync that covers their rename.  The file's own fsync stays
+ * per body.  A failed directory fsync is sticky: the page cache's state
+ * is unknown after one, so every later commit fails with CERR_IO.
+ *
  * All paths are resolved against directory descriptors opened once, so
- * a request never builds a path from text it did not generate.  The only
- * shared mutable state is the fault-injection counters, under a mutex.
+ * a request never builds a path from text it did not generate.  Shared
+ * mutable state: the fault-injection counters (under mu) and the leaf
+ * and directory-sync state (under leaf_mu).
  */
 #include "store/store_int.h"
 
@@ -34,6 +45,9 @@
 
 enum fail_op { FAIL_WRITE, FAIL_FSYNC, FAIL_RENAME, FAIL_NOPS };
 
+#define LEAF_USES 1024          /* ids that share one leaf directory */
+#define LEAF_PENDING 16         /* leaves one directory fsync may cover */
+
 struct fs_store {
     struct blob_store base;
     int tmp_fd;                 /* DATA/tmp */
@@ -41,6 +55,17 @@ struct fs_store {
     pthread_mutex_t mu;         /* guards fail_in */
     pthread_mutex_t dir_mu;     /* serialises fan-out directory creation */
     int fail_in[FAIL_NOPS];     /* calls left before a failure, 0 = off */
+
+    pthread_mutex_t leaf_mu;    /* guards everything below */
+    pthread_cond_t leaf_cv;     /* signalled when a directory fsync ends */
+    char leaf[5];               /* first 4 hex digits of the next ids */
+    unsigned leaf_uses;         /* ids handed out under leaf */
+    uint64_t renamed;           /* bodies renamed into blobs/ */
+    uint64_t dsynced;           /* of those, known durable */
+    bool dsyncing;              /* one committer is fsyncing for all */
+    int dsync_err;              /* a directory fsync failed: sticky */
+    char pending[LEAF_PENDING][6];      /* "ab/cd" leaves not yet synced */
+    int npending;
 };
 
 struct fs_writer {
@@ -152,6 +177,9 @@ blob_store_open_fs(const char *data_dir, struct blob_store **out)
     s->tmp_fd = s->blobs_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->dir_mu, NULL);
+    pthread_mutex_init(&s->leaf_mu, NULL);
+    pthread_cond_init(&s->leaf_cv, NULL);
+    s->leaf_uses = LEAF_USES;
 
     if ((rc = open_dir(AT_FDCWD, data_dir, &root)) != 0)
         goto fail;
@@ -186,18 +214,32 @@ fs_close(struct blob_store *bs)
         close(s->blobs_fd);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->dir_mu);
+    pthread_mutex_destroy(&s->leaf_mu);
+    pthread_cond_destroy(&s->leaf_cv);
     free(s);
 }
 
-/* A fresh random id: 16 bytes from the CSPRNG as lowercase hex. */
+/*
+ * A fresh id: 16 bytes from the CSPRNG as lowercase hex, whose first four
+ * digits are then replaced by the shared leaf's (a new random leaf every
+ * LEAF_USES ids).  112 random bits keep ids unique.
+ */
 static int
-new_id(char id[BLOB_ID_LEN])
+new_id(struct fs_store *s, char id[BLOB_ID_LEN])
 {
     uint8_t b[(BLOB_ID_LEN - 1) / 2];
 
     if (crypto_random(b, sizeof(b)) != 0)
         return CERR_INTERNAL;
     hex_encode(b, sizeof(b), id);
+
+    pthread_mutex_lock(&s->leaf_mu);
+    if (s->leaf_uses++ >= LEAF_USES) {
+        memcpy(s->leaf, id, 4);
+        s->leaf_uses = 1;
+    }
+    memcpy(id, s->leaf, 4);
+    pthread_mutex_unlock(&s->leaf_mu);
     return 0;
 }
 
@@ -210,7 +252,7 @@ fs_writer_new(struct blob_store *bs, struct blob_writer **out)
 
     if ((w = calloc(1, sizeof(*w))) == NULL)
         return CERR_NOMEM;
-    if ((rc = new_id(w->id)) != 0) {
+    if ((rc = new_id(s, w->id)) != 0) {
         free(w);
         return rc;
     }
@@ -299,6 +341,77 @@ open_fanout(struct fs_store *s, const char *id, int *out)
     return rc;
 }
 
+/* Note leaf "ab/cd" of id as renamed into; called with leaf_mu held. */
+static bool
+add_pending(struct fs_store *s, const char *id)
+{
+    char leaf[6];
+    int i;
+
+    snprintf(leaf, sizeof(leaf), "%.2s/%.2s", id, id + 2);
+    for (i = 0; i < s->npending; i++)
+        if (strcmp(s->pending[i], leaf) == 0)
+            return true;
+    if (s->npending == LEAF_PENDING)
+        return false;
+    memcpy(s->pending[s->npending++], leaf, sizeof(leaf));
+    return true;
+}
+
+/* fsync the leaves in list[0..n); called without leaf_mu. */
+static int
+sync_leaves(struct fs_store *s, char (*list)[6], int n)
+{
+    int i, rc = 0;
+
+    for (i = 0; i < n && rc == 0; i++)
+        rc = fsync_dir(s, s->blobs_fd, list[i]);
+    return rc;
+}
+
+/*
+ * The body id was just renamed into its leaf: return once a directory
+ * fsync that started after the rename has ended, leading one for every
+ * pending leaf when none is in flight.  0 or CERR_IO (sticky).
+ */
+static int
+group_dir_sync(struct fs_store *s, const char *id)
+{
+    char list[LEAF_PENDING][6];
+    uint64_t mine, upto;
+    int n, rc;
+
+    /* A full pending list waits for the fsync in flight to drain it;
+     * the sequence number is taken only once the leaf is listed. */
+    pthread_mutex_lock(&s->leaf_mu);
+    while (!add_pending(s, id) && s->dsync_err == 0)
+        pthread_cond_wait(&s->leaf_cv, &s->leaf_mu);
+    mine = ++s->renamed;
+    while (s->dsynced < mine && s->dsync_err == 0) {
+        if (s->dsyncing) {
+            pthread_cond_wait(&s->leaf_cv, &s->leaf_mu);
+            continue;
+        }
+        s->dsyncing = true;
+        upto = s->renamed;
+        n = s->npending;
+        memcpy(list, s->pending, sizeof(list));
+        s->npending = 0;
+        pthread_mutex_unlock(&s->leaf_mu);
+        rc = sync_leaves(s, list, n);
+        pthread_mutex_lock(&s->leaf_mu);
+        s->dsyncing = false;
+        if (rc == 0)
+            s->dsynced = upto;
+        else
+            s->dsync_err = CERR_IO;
+        pthread_cond_broadcast(&s->leaf_cv);
+    }
+    rc = s->dsynced >= mine ? 0 : CERR_IO;
+    pthread_mutex_unlock(&s->leaf_mu);
+    return rc;
+}
+
 static int
 fs_writer_commit(struct blob_writer *bw, char id[BLOB_ID_LEN])
 {
@@ -315,7 +428,7 @@ fs_writer_commit(struct blob_writer *bw, char id[BLOB_ID_LEN])
         rc = CERR_IO;
     if (rc == 0) {
         renamed = true;
-        rc = fsync_dir(s, dir, ".");
+        rc = group_dir_sync(s, w->id);
     }
 
     /* A failed directory fsync leaves the name in doubt: take it back. */
