@@ -5,6 +5,9 @@
  *
  *     limits fsync DIR SECONDS   serial fsync'd commits/s: append 4 KiB
  *                                to a file in DIR and fsync, one by one
+ *     limits disk DIR SECONDS    MB/s of serial durable 1 MiB writes:
+ *                                write 1 MiB to a new file in DIR, fsync
+ *                                (what a durable 1 MiB PUT must wait for)
  *     limits hash SECONDS        MB/s of one pass of MD5 + SHA-256 +
  *                                AES-256-GCM over 1 MiB bodies in 64 KiB
  *                                segments, on one core
@@ -91,6 +94,41 @@ limit_fsync(const char *dir, double secs)
     close(fd);
     unlink(path);
     printf("LIMIT fsync_commits=%.0f /s\n", n / (t - t0));
+    return 0;
+}
+
+/* Serial 1 MiB files, each written and fsync'd before the next. */
+static int
+limit_disk(const char *dir, double secs)
+{
+    char path[4096], *block = malloc(BODY);
+    double t0, t = 0;
+    long n = 0;
+    int fd;
+
+    if (block == NULL)
+        return 1;
+    RAND_bytes((unsigned char *)block, BODY);
+    t0 = now_s();
+    do {
+        snprintf(path, sizeof(path), "%s/limits-disk-%ld.tmp", dir, n % 16);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || write_all(fd, block, BODY) != 0 || fsync(fd) != 0) {
+            perror("limits: disk");
+            if (fd >= 0)
+                close(fd);
+            break;
+        }
+        close(fd);
+        n++;
+        t = now_s();
+    } while (t - t0 < secs && n < 100000);
+    for (long i = 0; i < 16; i++) {
+        snprintf(path, sizeof(path), "%s/limits-disk-%ld.tmp", dir, i);
+        unlink(path);
+    }
+    free(block);
+    printf("LIMIT disk_1m=%.1f MB/s\n", (double)n * BODY / (t - t0) / 1e6);
     return 0;
 }
 
@@ -326,13 +364,15 @@ main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "fsync") == 0)
         return limit_fsync(argv[2], atof(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "disk") == 0)
+        return limit_disk(argv[2], atof(argv[3]));
     if (argc == 3 && strcmp(argv[1], "hash") == 0)
         return limit_hash(atof(argv[2]));
     if (argc == 3 && strcmp(argv[1], "tcp") == 0)
         return limit_tcp(atof(argv[2]));
     if (argc == 4 && strcmp(argv[1], "null") == 0)
         return limit_null(atoi(argv[2]), atof(argv[3]));
-    fprintf(stderr, "usage: limits fsync DIR SECS | hash SECS | tcp SECS |"
-            " null PORT SECS\n");
+    fprintf(stderr, "usage: limits fsync DIR SECS | disk DIR SECS |"
+            " hash SECS | tcp SECS | null PORT SECS\n");
     return 2;
 }

@@ -130,12 +130,27 @@ fi
 
 result_of() { sed -n 's/^RESULT .*'"$1"'=\([0-9.]*\).*/\1/p' | tail -1; }
 
+# lgrun NAME WORKLOAD FIELD loadgen-args...: run, keep the output, record
+# the median's FIELD (ops or mbps); failed requests are reported.
+lgrun() {
+    local name=$1 wl=$2 field=$3 out=$work/$1-$2.out e
+    shift 3
+    "$lg" "$@" > "$out"
+    record "$name" "$wl" "$(result_of "$field" < "$out")"
+    e=$(sed -n 's/^RESULT .*errors=\([0-9]*\).*/\1/p' "$out")
+    if [ "${e:-1}" != 0 ]; then
+        say "$name $wl: ${e:-all} requests failed (see $out)"
+    fi
+}
+
 # --- machine limits ----------------------------------------------------
 say "machine limits"
 record limit put4k "$("$lim" fsync "$work" "$lsecs" | sed -n \
     's/.*fsync_commits=\([0-9.]*\).*/\1/p')"
 record limit put1m "$("$lim" hash "$lsecs" | sed -n \
     's/.*hash_pass=\([0-9.]*\).*/\1/p')"
+record limit disk1m "$("$lim" disk "$work" "$lsecs" | sed -n \
+    's/.*disk_1m=\([0-9.]*\).*/\1/p')"
 record limit get64m "$("$lim" tcp "$lsecs" | sed -n \
     's/.*tcp_stream=\([0-9.]*\).*/\1/p')"
 nport=$(freeport)
@@ -145,10 +160,8 @@ started+=("null $npid")
 if wait_port "$nport"; then
     common=(--endpoint "http://127.0.0.1:$nport" --access-key x
             --secret-key y --seconds "$secs" --runs "$runs")
-    record limit get4k "$("$lg" "${common[@]}" --concurrency 8 \
-        --objects 100 get | result_of ops)"
-    record limit gdk "$("$lg" "${common[@]}" --concurrency 8 \
-        --kms-key k gdk | result_of ops)"
+    lgrun limit get4k ops "${common[@]}" --concurrency 8 --objects 100 get
+    lgrun limit gdk ops "${common[@]}" --concurrency 8 --kms-key k gdk
 fi
 stop_pid "$npid"
 
@@ -161,19 +174,23 @@ bench_server() {
     local base=(--endpoint "$ep" --access-key "$ak" --secret-key "$sk"
                 --bucket bench --seconds "$secs" --runs "$runs")
 
+    # A short warm-up: a fresh radosgw is slow for its first seconds.
+    "$lg" "${base[@]}" --concurrency 8 --size 4096 --prefix warm \
+        --objects 200 fill >/dev/null
+
     say "$name: PUT 4 KiB, c=8"
-    record "$name" put4k "$("$lg" "${base[@]}" --concurrency 8 \
-        --size 4096 --prefix p4k put | result_of ops)"
+    lgrun "$name" put4k ops "${base[@]}" --concurrency 8 --size 4096 \
+        --prefix p4k put
 
     say "$name: GET 4 KiB, c=8"
     "$lg" "${base[@]}" --concurrency 8 --size 4096 --prefix g4k \
         --objects "$fill" fill >/dev/null
-    record "$name" get4k "$("$lg" "${base[@]}" --concurrency 8 \
-        --prefix g4k --objects "$fill" get | result_of ops)"
+    lgrun "$name" get4k ops "${base[@]}" --concurrency 8 --prefix g4k \
+        --objects "$fill" get
 
     say "$name: PUT 1 MiB SSE-KMS, c=1"
-    record "$name" put1m "$("$lg" "${base[@]}" --concurrency 1 \
-        --size 1048576 --sse-kms "$kkey" --prefix p1m put | result_of mbps)"
+    lgrun "$name" put1m mbps "${base[@]}" --concurrency 1 --size 1048576 \
+        --sse-kms "$kkey" --prefix p1m put
 
     say "$name: PUT 64 MiB SSE-KMS, c=1 (CPU per GiB)"
     c0=$(cpu_ticks "${pids[@]}")
@@ -191,13 +208,13 @@ print("%.2f" % (t / (b / 2**30)) if b else "")' "$c0" "$c1" \
     say "$name: GET 64 MiB SSE-KMS, c=1"
     "$lg" "${base[@]}" --concurrency 1 --size $((64 << 20)) \
         --sse-kms "$kkey" --prefix g64m --objects 1 fill >/dev/null
-    record "$name" get64m "$("$lg" "${base[@]}" --concurrency 1 \
-        --prefix g64m --objects 1 get | result_of mbps)"
+    lgrun "$name" get64m mbps "${base[@]}" --concurrency 1 --prefix g64m \
+        --objects 1 get
 
     if [ -n "$kkey" ] && [ "$name" != radosgw ]; then
         say "$name: KMS GenerateDataKey, c=8"
-        record "$name" gdk "$("$lg" "${base[@]}" --concurrency 8 \
-            --kms-key "$kkey" gdk | result_of ops)"
+        lgrun "$name" gdk ops "${base[@]}" --concurrency 8 \
+            --kms-key "$kkey" gdk
     fi
     record "$name" rss "$(peak_rss "${pids[@]}")"
 }
@@ -327,6 +344,11 @@ for key, name, unit, lname, target in rows:
         num(g("moto")), num(c, " " + unit), num(target), met,
         ratio(c, g("radosgw")), ratio(c, g("moto")),
         "%.2f" % (c / g("limit")) if c and g("limit") else "-"))
+g = lambda who: res.get((who, "disk1m"))
+print("| (durable 1 MiB writes: write + fsync, serial) | %s | | | | | | | %s |"
+      % (num(g("limit"), " MB/s"),
+         "%.2f" % (res[("coffer", "put1m")] / g("limit"))
+         if g("limit") and ("coffer", "put1m") in res else "-"))
 g = lambda who: res.get((who, "cpugib"))
 c = g("coffer")
 print("| server CPU s per GiB, 64 MiB SSE-KMS PUT | - | %s | %s | %s | "
