@@ -137,14 +137,7 @@ def test_range_of_empty_object_is_416(s3, bucket):
 def test_range_across_multipart_parts(s3, bucket):
     chunks = [os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(1000)]
     key = "mp-ranged"
-    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    parts = []
-    for number, chunk in enumerate(chunks, 1):
-        resp = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload,
-                              PartNumber=number, Body=chunk)
-        parts.append({"PartNumber": number, "ETag": resp["ETag"]})
-    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload,
-                                 MultipartUpload={"Parts": parts})
+    multipart_object(s3, bucket, key, chunks)
     data = b"".join(chunks)
     for first, last in [(5 * MIB - 10, 5 * MIB + 9),
                         (MIB, 10 * MIB + 500), (10 * MIB - 1, 10 * MIB)]:
@@ -633,40 +626,62 @@ def test_read_after_write_overwrite_and_delete(s3, bucket):
 
 def test_concurrent_puts_leave_one_complete_winner(http_endpoint, s3,
                                                     bucket):
-    """Eight writers PUT different 1 MiB bodies to one key at once while
-    a reader keeps reading it: every read and the final state is one
-    whole body, with its own ETag."""
+    """Eight writers PUT different 1 MiB bodies to one key at once, three
+    times each: the object is then one whole body, with its own ETag, and
+    listed once. (Reads while the key changes: the test after this.)"""
     key = "contended"
     bodies = [os.urandom(MIB) for _ in range(8)]
     etags = {md5_etag(b): b for b in bodies}
-    s3.put_object(Bucket=bucket, Key=key, Body=bodies[0])
 
     def write(body):
         client = http_endpoint.boto3("s3")
         for _ in range(3):
-            client.put_object(Bucket=bucket, Key=key, Body=body)
+            resp = client.put_object(Bucket=bucket, Key=key, Body=body)
+            assert resp["ETag"] == md5_etag(body)
 
-    def read(_):
-        client = http_endpoint.boto3("s3")
-        seen = []
-        for _ in range(10):
-            got = client.get_object(Bucket=bucket, Key=key)
-            data = got["Body"].read()
-            seen.append(etags.get(got["ETag"]) == data)
-        return seen
-
-    with concurrent.futures.ThreadPoolExecutor(10) as pool:
-        writers = [pool.submit(write, b) for b in bodies]
-        readers = [pool.submit(read, i) for i in range(2)]
-        for f in writers:
+    with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
+        for f in [pool.submit(write, b) for b in bodies]:
             f.result()
-        assert all(all(f.result()) for f in readers)
 
     got = s3.get_object(Bucket=bucket, Key=key)
     assert etags[got["ETag"]] == got["Body"].read()
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=key)
     assert [(c["Key"], c["Size"], c["ETag"]) for c in
             listing["Contents"]] == [(key, MIB, got["ETag"])]
+
+
+def multipart_object(s3, bucket, key, chunks):
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    parts = []
+    for number, chunk in enumerate(chunks, 1):
+        resp = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload,
+                              PartNumber=number, Body=chunk)
+        parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload,
+                                 MultipartUpload={"Parts": parts})
+
+
+@pytest.mark.xfail(strict=True, reason="a GET opens each body only when "
+                   "its reply reaches it, so a DELETE or overwrite that "
+                   "commits meanwhile removes the body from under it: the "
+                   "reply stops at the first byte of that body and the "
+                   "connection closes (the client sees IncompleteRead)")
+@pytest.mark.parametrize("change", ["delete", "overwrite"])
+def test_get_in_progress_survives_a_change(s3, bucket, change):
+    """A GET that has begun returns the version it began with, whole. The
+    first part is larger than the socket buffers, so the server is still
+    sending it when the key changes, and has not reached the second."""
+    key = "changing-" + change
+    chunks = [os.urandom(16 * MIB), os.urandom(1000)]
+    multipart_object(s3, bucket, key, chunks)
+    resp = s3.get_object(Bucket=bucket, Key=key)
+    first = resp["Body"].read(MIB)
+
+    if change == "delete":
+        s3.delete_object(Bucket=bucket, Key=key)
+    else:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"new")
+    assert first + resp["Body"].read() == b"".join(chunks)
 
 
 def test_concurrent_multipart_completes_of_one_key(s3, bucket):
