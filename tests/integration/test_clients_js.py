@@ -103,6 +103,19 @@ def test_js_multipart(node, endpoint):
     assert streamed["trailer"] == "x-amz-checksum-crc32"
 
 
+def test_js_checksum_algorithms(node, endpoint):
+    out = run_scenario(node, endpoint, "checksums", unique_name("js"))
+    sent = out.pop("sent")
+    assert len(out) == 10
+    for key, seen in out.items():
+        assert seen["matches"], key
+        assert seen["put"] and seen["put"] == seen["got"], key
+    trailers = sorted(s["trailer"] for s in sent if s["trailer"])
+    assert trailers == sorted("x-amz-checksum-" + a.lower() for a in
+                              ("CRC32", "CRC32C", "CRC64NVME", "SHA1",
+                               "SHA256"))
+
+
 def test_js_kms_and_sse_kms(node, endpoint):
     out = run_scenario(node, endpoint, "kms", unique_name("js"))
     assert out["decrypted"]
