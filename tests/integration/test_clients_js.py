@@ -86,6 +86,8 @@ def test_js_listing_and_delete_objects(node, endpoint):
     assert out["keys"] == sorted(keys, key=lambda k: k.encode())
     assert out["pages"] == 3
     assert out["prefixed"] == ["a b/c+d", "a b/e%f"]
+    assert out["foldedKeys"] == ["plain"]
+    assert out["foldedPrefixes"] == ["a b/", "x/", "\u00fcml\u00e4ut/"]
     assert sorted(out["deleted"]) == sorted(keys)
     assert out["errors"] == []
     assert out["deleteSent"][0]["checksum"] == ["x-amz-checksum-crc32"]

@@ -158,6 +158,10 @@ async function listing(endpoint, bucket) {
     const prefixed = await s3.send(new ListObjectsV2Command({
         Bucket: bucket, Prefix: "a b/" }));
     out.prefixed = (prefixed.Contents ?? []).map((c) => c.Key);
+    const folded = await s3.send(new ListObjectsV2Command({
+        Bucket: bucket, Delimiter: "/" }));
+    out.foldedKeys = (folded.Contents ?? []).map((c) => c.Key);
+    out.foldedPrefixes = (folded.CommonPrefixes ?? []).map((p) => p.Prefix);
 
     const del = await s3.send(new DeleteObjectsCommand({
         Bucket: bucket, Delete: { Objects: keys.map((k) => ({ Key: k })) } }));
