@@ -23,8 +23,10 @@ build/coffer. The temp dir (and its 5 GiB body) is removed at the end.
 """
 
 import argparse
+import base64
 import hashlib
 import http.client
+import json
 import os
 import sys
 import tempfile
@@ -36,6 +38,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
 from server import REGION, CofferServer, server_env  # noqa: E402
 
 MIB = 1024 * 1024
@@ -105,10 +110,6 @@ class Signer:
     would hash the body itself)."""
 
     def headers(self, method, url, headers, service="s3"):
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
         auth = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), service,
                          REGION)
         request = AWSRequest(method=method, url=url, headers=headers)
@@ -155,8 +156,6 @@ class Client:
 
 def kms_setup(client):
     """A KMS key and a bucket rule that uses it with a bucket key."""
-    import json
-
     body = json.dumps({"Description": "memory bench"}).encode()
     reply = client.call("POST", "/", {
         "X-Amz-Target": "TrentService.CreateKey",
@@ -169,7 +168,6 @@ def kms_setup(client):
             "</ApplyServerSideEncryptionByDefault>"
             "<BucketKeyEnabled>true</BucketKeyEnabled>"
             "</Rule></ServerSideEncryptionConfiguration>" % key_id).encode()
-    import base64
     md5 = base64.b64encode(hashlib.md5(rule).digest()).decode()
     client.call("PUT", "/%s?encryption" % BUCKET, {"Content-MD5": md5},
                 rule)

@@ -6,8 +6,9 @@ The tree has nested folders, unicode names, spaces and '+' in names, an
 empty file and a 12 MiB file that s3cmd and rclone send in 5 MiB parts,
 the CLI in 8 MiB ones. s3cmd and rclone get their own config files in a
 temp dir, pointed at the server on loopback with the test credentials and
-path-style addressing, so neither reaches any other address. What "transferred nothing" means is read from
-the server's own access log: no write operation during the second sync.
+path-style addressing, so neither reaches any other address. What
+"transferred nothing" means is read from the server's own access log: no
+write operation during the second sync.
 """
 
 import filecmp

@@ -204,7 +204,8 @@ async function multipart(endpoint, bucket) {
         partsListed: (listed.Parts ?? []).map((p) => p.PartNumber),
         partChecksums: parts.map((p) => p.ChecksumCRC32 ?? null),
         etag: done.ETag,
-        matches: sha256(await bodyBytes(got)) === sha256(Buffer.concat(chunks)),
+        matches: sha256(await bodyBytes(got)) ===
+            sha256(Buffer.concat(chunks)),
         partSent: sentWith(s3, "UploadPartCommand"),
     };
 }
