@@ -114,9 +114,11 @@ seal_segment(struct sse_writer *w, bool last)
     make_nonce(w->hdr, w->index, last, nonce);
     rc = crypto_aead_seal(w->aead, nonce, w->hdr, sizeof(w->hdr), w->seg,
                           w->fill, w->seg, w->seg + w->fill);
+    /* Sealed in place, the buffer holds no plaintext any more. */
     if (rc == 0)
         rc = blob_writer_write(w->bw, w->seg, w->fill + CRYPTO_TAG_LEN);
-    crypto_wipe(w->seg, SEALED_SEG);
+    else
+        crypto_wipe(w->seg, SEALED_SEG);
 
     w->fill = 0;
     w->index++;
@@ -240,7 +242,7 @@ read_exact(struct blob_reader *br, void *buf, size_t len, uint64_t off)
     return got == len ? 0 : CERR_CORRUPT;
 }
 
-static int load_segment(struct sse_reader *r, uint64_t i);
+static int open_segment(struct sse_reader *r, uint64_t i, uint8_t *out);
 
 static bool
 header_ok(const uint8_t *hdr)
@@ -293,7 +295,7 @@ sse_reader_open(struct blob_store *bs, const char *blob_id,
     }
 
     /* An empty body is never read, so check its one segment now. */
-    if (plain_size == 0 && (rc = load_segment(r, 0)) != 0)
+    if (plain_size == 0 && (rc = open_segment(r, 0, r->seg)) != 0)
         goto fail;
     *out = r;
     return 0;
@@ -302,19 +304,27 @@ fail:
     return rc;
 }
 
-/* Decrypt segment i into r->seg, unless it is already there. */
+static size_t
+segment_len(const struct sse_reader *r, uint64_t i)
+{
+    uint64_t start = i * SEG;
+
+    return r->plain - start < SEG ? (size_t)(r->plain - start) : SEG;
+}
+
+/*
+ * Read sealed segment i into r->seg and decrypt it into out: r->seg
+ * itself (then it stays cached for the next read) or the caller's
+ * buffer, which saves a copy of every whole segment read in order.
+ */
 static int
-load_segment(struct sse_reader *r, uint64_t i)
+open_segment(struct sse_reader *r, uint64_t i, uint8_t *out)
 {
     uint8_t nonce[CRYPTO_NONCE_LEN];
-    uint64_t start = i * SEG;
-    size_t len;
+    size_t len = segment_len(r, i);
     int rc;
 
-    if (r->cached == (int64_t)i)
-        return 0;
     r->cached = -1;
-    len = r->plain - start < SEG ? r->plain - start : SEG;
     rc = read_exact(r->br, r->seg, len + CRYPTO_TAG_LEN,
                     SSE_HEADER_SIZE + i * SEALED_SEG);
     if (rc != 0)
@@ -322,20 +332,22 @@ load_segment(struct sse_reader *r, uint64_t i)
 
     make_nonce(r->hdr, i, i + 1 == r->nseg, nonce);
     rc = crypto_aead_open(r->aead, nonce, r->hdr, sizeof(r->hdr), r->seg,
-                          len, r->seg + len, r->seg);
+                          len, r->seg + len, out);
     if (rc != 0) {
-        crypto_wipe(r->seg, SEALED_SEG);
+        crypto_wipe(out, len);
         return CERR_CORRUPT;
     }
-    r->cached = (int64_t)i;
+    if (out == r->seg)
+        r->cached = (int64_t)i;
     return 0;
 }
 
 /*
  * Copy plaintext [off, off + cap) (clipped to the body) into buf, one
- * segment at a time.  0, CERR_CORRUPT when a segment fails to
- * authenticate, or the blob store's error; *got counts bytes copied
- * before any failure.
+ * segment at a time: a whole segment that is not cached is decrypted
+ * straight into buf, a part of one through the cache.  0, CERR_CORRUPT
+ * when a segment fails to authenticate, or the blob store's error; *got
+ * counts bytes copied before any failure.
  */
 int
 sse_reader_read(struct sse_reader *r, uint64_t off, void *buf, size_t cap,
@@ -350,16 +362,20 @@ sse_reader_read(struct sse_reader *r, uint64_t off, void *buf, size_t cap,
     while (cap > 0 && off < r->plain) {
         i = off / SEG;
         in = off % SEG;
-        rc = load_segment(r, i);
-        if (rc != 0)
-            return rc;
-
-        n = SEG - in;
-        if (n > r->plain - off)
-            n = r->plain - off;
+        n = segment_len(r, i) - in;
         if (n > cap)
             n = cap;
-        memcpy(p, r->seg + in, n);
+
+        if (r->cached == (int64_t)i) {
+            memcpy(p, r->seg + in, n);
+        } else if (in == 0 && n == segment_len(r, i)) {
+            if ((rc = open_segment(r, i, p)) != 0)
+                return rc;
+        } else {
+            if ((rc = open_segment(r, i, r->seg)) != 0)
+                return rc;
+            memcpy(p, r->seg + in, n);
+        }
         p += n;
         off += n;
         cap -= n;

@@ -419,6 +419,83 @@ test_body_flip_segments(void **state)
     free(data);
 }
 
+/*
+ * Whole segments are decrypted straight into the caller's buffer, parts
+ * of one through the one-segment cache; any mix of the two reads the
+ * right bytes, also a part of a segment just read whole (its plaintext
+ * is not in the cache then).
+ */
+static void
+test_body_direct_and_cached(void **state)
+{
+    static const uint64_t reads[][2] = {
+        { SEG, SEG }, { SEG + 5, 10 }, { SEG + 5, 10 }, { SEG, SEG },
+        { 0, 3 * SEG }, { 2 * SEG - 1, 2 }, { 2 * SEG, SEG },
+        { 0, 1 }, { 0, SEG }, { 3 * SEG, 50 }, { 3 * SEG, 100 },
+        { SEG - 1, SEG + 2 }, { 2 * SEG, 3 * SEG },
+    };
+    struct fix *f = *state;
+    uint64_t size = 3 * SEG + 100;
+    uint8_t key[32], *data = pattern(size, 11);
+    struct sse_reader *r;
+    char id[BLOB_ID_LEN];
+    size_t i;
+
+    memset(key, 11, sizeof(key));
+    put_body(f, key, data, size, SEG, id);
+    assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
+    for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+        check_range(r, data, size, reads[i][0], (size_t)reads[i][1]);
+    sse_reader_close(r);
+    free(data);
+}
+
+/*
+ * A range needs only its own segments: with every other segment damaged
+ * it still reads, and a read that reaches a damaged segment fails with
+ * the caller's buffer holding none of that segment's unauthenticated
+ * plaintext (whole segments are decrypted into it directly).
+ */
+static void
+test_body_only_needed_segments(void **state)
+{
+    struct fix *f = *state;
+    uint64_t size = 6 * SEG + 10;
+    uint8_t key[32], *data = pattern(size, 12), *raw, *buf;
+    char id[BLOB_ID_LEN], path[256];
+    struct sse_reader *r;
+    size_t len, got, s;
+
+    memset(key, 12, sizeof(key));
+    put_body(f, key, data, size, SEG, id);
+    blob_path(f, id, path, sizeof(path));
+    raw = slurp(path, &len);
+    for (s = 0; s < 7; s++)
+        if (s != 2 && s != 3)
+            raw[20 + s * (SEG + 16) + 7] ^= 0x80;
+    spew(path, raw, len);
+
+    assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
+    check_range(r, data, size, 2 * SEG, 2 * SEG);
+    check_range(r, data, size, 2 * SEG + 9, SEG);
+    check_range(r, data, size, 4 * SEG - 1, 1);
+
+    buf = calloc(1, 3 * SEG);
+    assert_non_null(buf);
+    assert_int_equal(sse_reader_read(r, 2 * SEG, buf, 3 * SEG, &got),
+                     CERR_CORRUPT);
+    assert_int_equal(got, 2 * SEG);
+    assert_memory_equal(buf, data + 2 * SEG, 2 * SEG);
+    for (s = 2 * SEG; s < 3 * SEG; s++)
+        assert_int_equal(buf[s], 0);
+    assert_int_equal(sse_reader_read(r, 5 * SEG + 1, buf, 2, &got),
+                     CERR_CORRUPT);
+    sse_reader_close(r);
+    free(buf);
+    free(raw);
+    free(data);
+}
+
 static void
 test_body_truncate_and_append(void **state)
 {
@@ -1879,6 +1956,8 @@ main(void)
         BLOB_TEST(test_body_nonce_prefix_random),
         BLOB_TEST(test_body_flip_every_byte),
         BLOB_TEST(test_body_flip_segments),
+        BLOB_TEST(test_body_direct_and_cached),
+        BLOB_TEST(test_body_only_needed_segments),
         BLOB_TEST(test_body_truncate_and_append),
         BLOB_TEST(test_body_reorder),
         BLOB_TEST(test_body_bad_headers),
