@@ -65,6 +65,12 @@ int crypto_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt,
                        size_t saltlen, const void *info, size_t infolen,
                        void *out, size_t outlen);
 
+/* The same for one 32-byte key and a 32-byte salt, at a tenth of the
+ * cost (hkdf_key.c): sse/'s per-body data keys.  Out zeroed on failure. */
+int crypto_hkdf_sha256_key(const void *ikm, size_t ikmlen,
+                           const uint8_t salt[32], const void *info,
+                           size_t infolen, uint8_t out[CRYPTO_KEY_LEN]);
+
 /*
  * AES-256-GCM with a 12-byte nonce and 16-byte tag.  A context holds one
  * key and may be used for any number of seal/open calls, by one thread at
