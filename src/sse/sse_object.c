@@ -572,8 +572,8 @@ sse_body_key(const struct sse_key *okey, const struct meta_sse *rec,
         rc = CERR_NOMEM;
 
     if (rc == 0)
-        rc = crypto_hkdf_sha256(okey->bytes, sizeof(okey->bytes), salt, 32,
-                                info.data, info.len, out, 32);
+        rc = crypto_hkdf_sha256_key(okey->bytes, sizeof(okey->bytes), salt,
+                                    info.data, info.len, out);
     buf_free(&info);
     buf_free(&ctx);
     return rc;

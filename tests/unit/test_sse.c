@@ -1389,6 +1389,48 @@ test_body_key_binding(void **state)
                      CERR_CORRUPT);
 }
 
+/*
+ * The body key is ruling 13's HKDF over the exact info bytes, and the
+ * fast HKDF it uses equals libcrypto's at every info length around the
+ * SHA-256 block edges.
+ */
+static void
+test_body_key_known_answer(void **state)
+{
+    static const size_t lens[] = { 0, 1, 31, 32, 54, 55, 56, 63, 64, 65,
+                                   119, 120, 128, 1000 };
+    static const uint8_t info[] =
+        "coffer bucket key v1"
+        "\0\0\0\6bucket" "\0\0\0\3a/b" "\0\0\0\2up" "\0\0\0\0013"
+        "\0\0\0\x16" "\0\0\0\1a" "\0\0\0\1b" "\0\0\0\2cc" "\0\0\0\2dd";
+    struct meta_sse rec;
+    struct sse_key ok;
+    uint8_t salt[32], want[32], got[32], ikm[40], *msg;
+    size_t i;
+
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    strcpy(rec.context, "{\"cc\":\"dd\",\"a\":\"b\"}");
+    memset(ok.bytes, 0x5a, sizeof(ok.bytes));
+    memset(salt, 0xa5, sizeof(salt));
+    assert_int_equal(crypto_hkdf_sha256(ok.bytes, 32, salt, 32, info,
+                                        sizeof(info) - 1, want, 32), 0);
+    assert_int_equal(sse_body_key(&ok, &rec, "bucket", "a/b", "up", 3, salt,
+                                  got), 0);
+    assert_memory_equal(got, want, 32);
+
+    msg = pattern(1000, 13);
+    assert_int_equal(crypto_random(ikm, sizeof(ikm)), 0);
+    for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        assert_int_equal(crypto_hkdf_sha256(ikm, 32 + i % 9, salt, 32, msg,
+                                            lens[i], want, 32), 0);
+        assert_int_equal(crypto_hkdf_sha256_key(ikm, 32 + i % 9, salt, msg,
+                                                lens[i], got), 0);
+        assert_memory_equal(got, want, 32);
+    }
+    free(msg);
+}
+
 /* A request carrying the given SSE-C key (or none). */
 static void
 ssec_req(struct sse_request *r, enum sse_op op, const char *key)
@@ -1978,6 +2020,7 @@ main(void)
         KEY_TEST(test_choice_unknown_keys),
         KEY_TEST(test_kms_context),
         cmocka_unit_test(test_body_key_binding),
+        cmocka_unit_test(test_body_key_known_answer),
         KEY_TEST(test_ssec_object),
         KEY_TEST(test_record_bound_to_object),
         KEY_TEST(test_bucket_key_cache),
