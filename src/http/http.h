@@ -42,6 +42,7 @@ struct coffer_config {
     int64_t bucket_key_ttl_ms;
     char access_log[PATH_MAX];      /* "" = standard error */
     bool allow_plain_ssec;
+    char domain[256];               /* virtual hosting: BUCKET.domain; "" */
 };
 
 struct coffer {
