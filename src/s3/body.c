@@ -67,14 +67,14 @@ s3_has_integrity_header(const struct s3_req *r)
     return false;
 }
 
-/* Remove the files a metadata change released, then forget them. */
+/*
+ * Remove the files a metadata change released (or leave those a reply
+ * still reads to its last reader), then forget them.
+ */
 void
 s3_remove_garbage(struct s3_req *r, struct meta_garbage *g)
 {
-    size_t i;
-
-    for (i = 0; i < g->n; i++)
-        blob_remove(r->app->blobs, g->ids[i]);
+    s3_pins_remove(r->app->blobs, g);
     if (g->n > 0 && meta_garbage_forget(r->app->meta, g) != 0)
         log_warn("s3: %s could not forget %zu removed bodies; they are "
                  "swept at the next start", r->x->req.id, g->n);

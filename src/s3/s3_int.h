@@ -127,6 +127,13 @@ void s3_writer_abort(struct s3_writer *w);
 int s3_object_headers(struct s3_req *r, char **out);
 int s3_check_length(struct s3_req *r, int64_t max);
 
+/* pins.c: bodies that replies in flight still read */
+void s3_pins_lookup_begin(void);
+void s3_pins_lookup_end(void);
+int s3_pins_hold(const struct meta_object *o);
+void s3_pins_release(struct blob_store *bs, const struct meta_object *o);
+void s3_pins_remove(struct blob_store *bs, const struct meta_garbage *g);
+
 /* xmlbody.c: request documents, namespace or not, no DTDs */
 struct _xmlDoc;
 struct _xmlNode;
@@ -200,6 +207,7 @@ int s3_copy_source_parse(const char *value, char bucket[64], char **key,
                          struct err_detail *d);
 int s3_copy_range_parse(const char *value, int64_t size, int64_t *first,
                         int64_t *len, struct err_detail *d);
+int s3_copy_size_check(int64_t size, struct err_detail *d);
 
 /* Operations, one file per group. */
 void s3_list_buckets(struct s3_req *r);
