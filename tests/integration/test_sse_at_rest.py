@@ -21,7 +21,6 @@ same secrets.
 import base64
 import contextlib
 import json
-import os
 import sqlite3
 import struct
 import uuid

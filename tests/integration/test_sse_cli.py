@@ -11,8 +11,7 @@ import os
 import pytest
 
 from clients import S3_CP_FAILED, Endpoint, show, unique_name
-from sse_helpers import (CTX_AB, MIB, SSEC_KEY, SSEC_MD5, new_bucket,
-                         new_key, ssec)
+from sse_helpers import CTX_AB, MIB, SSEC_KEY, SSEC_MD5, new_bucket, new_key
 
 BIG = 9 * MIB
 VERSIONS = ["v1", "v2"]

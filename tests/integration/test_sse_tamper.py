@@ -20,7 +20,7 @@ import pytest
 from clients import Endpoint
 from sse_helpers import (MIB, SEGMENT, TAG, ClientError, blob_path,
                          error_of, flip_byte, new_bucket, new_key,
-                         object_row, ssec)
+                         object_row, ssec, stored_size)
 
 PART = 5 * MIB
 SMALL = 3 * SEGMENT + 1000           # four segments, the last one short
@@ -152,7 +152,7 @@ def assert_clean_failure(outcome, data, limit, where):
 def test_single_put_every_position(stored):
     data = stored.data["one"]
     [(path, off, size)] = stored.bodies("one")
-    assert os.path.getsize(path) == 20 + 4 * TAG + SMALL
+    assert os.path.getsize(path) == stored_size(SMALL)
     for label, pos, seg in positions(size):
         restore = flip_byte(path, pos)
         try:
