@@ -52,6 +52,9 @@ mode_of(const char *alg)
         return SSE_MODE_S3;
     if (strcmp(alg, "aws:kms") == 0)
         return SSE_MODE_KMS;
+    /* XXX: DSSE-KMS bodies get the one layer of AES-256-GCM that SSE-KMS
+     * bodies get, not AWS's two; the client sees aws:kms:dsse echoed and
+     * cannot tell. */
     if (strcmp(alg, "aws:kms:dsse") == 0)
         return SSE_MODE_KMS_DSSE;
     return 0;
