@@ -24,6 +24,7 @@ struct get_stream {
     struct sse_key okey;
     struct s3_body_reader br;       /* reads obj under okey */
     uint64_t start;                 /* object offset of the first byte */
+    struct blob_store *pinned;      /* obj's bodies are held, in here */
 };
 
 /* What a GET or HEAD sends: the object, a Range of it, or a part. */
@@ -43,6 +44,8 @@ stream_free(void *ctx)
         return;
     s3_body_reader_close(&gs->br);
     sse_key_wipe(&gs->okey);
+    if (gs->pinned)
+        s3_pins_release(gs->pinned, &gs->obj);
     meta_object_clear(&gs->obj);
     free(gs);
 }
@@ -372,7 +375,12 @@ load_object(struct s3_req *r, struct get_stream *gs,
 {
     int found, rc;
 
+    /* Hold the bodies before a change can release them. */
+    s3_pins_lookup_begin();
     found = meta_object_get(r->app->meta, r->bucket, r->key, &gs->obj);
+    if (found == 0 && (found = s3_pins_hold(&gs->obj)) == 0)
+        gs->pinned = r->app->blobs;
+    s3_pins_lookup_end();
     rc = authorize_get(r, found == 0 ? gs->obj.tagging : NULL);
     if (rc != 0 || (rc = s3_load_bucket(r)) != 0)
         return rc;

@@ -661,11 +661,6 @@ def multipart_object(s3, bucket, key, chunks):
                                  MultipartUpload={"Parts": parts})
 
 
-@pytest.mark.xfail(strict=True, reason="a GET opens each body only when "
-                   "its reply reaches it, so a DELETE or overwrite that "
-                   "commits meanwhile removes the body from under it: the "
-                   "reply stops at the first byte of that body and the "
-                   "connection closes (the client sees IncompleteRead)")
 @pytest.mark.parametrize("change", ["delete", "overwrite"])
 def test_get_in_progress_survives_a_change(s3, bucket, change):
     """A GET that has begun returns the version it began with, whole. The
