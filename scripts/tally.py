@@ -1,12 +1,13 @@
 """Adds up the results of scripts/test's suites into one line.
 
-usage: tally.py [--meson TESTLOG.json] [--junit PYTEST.xml] [--broken N]
+usage: tally.py [--meson TESTLOG.json] [--junit PYTEST.xml ...] [--broken N]
 
 --meson reads meson's test log (one JSON object per line), --junit pytest's
-JUnit XML; --broken counts suites that could not report at all (a failed
-build, a run that was killed) as one failure each. Prints one line per
-suite, then `N passed, N failed` (with `, N skipped` when some were) as the
-last line. Exits 1 if anything failed or nothing ran, else 0.
+JUnit XML (once per pytest run); --broken counts suites that could not
+report at all (a failed build, a run that was killed) as one failure each.
+Prints one line per suite, then `N passed, N failed` (with `, N skipped`
+when some were) as the last line. Exits 1 if anything failed or nothing
+ran, else 0.
 """
 
 import argparse
@@ -60,17 +61,19 @@ def line(counts):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--meson")
-    parser.add_argument("--junit")
+    parser.add_argument("--junit", action="append", default=[])
     parser.add_argument("--broken", type=int, default=0)
     args = parser.parse_args()
 
+    suites = []
+    if args.meson:
+        suites.append(("unit", meson_counts(args.meson)))
+    if args.junit:
+        runs = [junit_counts(path) for path in args.junit]
+        suites.append(("integration", [sum(c) for c in zip(*runs)]))
+
     total = [0, args.broken, 0]
-    suites = [("unit", args.meson, meson_counts),
-              ("integration", args.junit, junit_counts)]
-    for name, path, count in suites:
-        if path is None:
-            continue
-        counts = count(path)
+    for name, counts in suites:
         print("%s: %s" % (name, line(counts)))
         total = [t + c for t, c in zip(total, counts)]
     if args.broken:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 10.0
+START_ATTEMPTS = 3
 STOP_TIMEOUT = 10.0
 ACCOUNT_ID = "111122223333"
 REGION = "us-east-1"
@@ -22,6 +23,10 @@ REGION = "us-east-1"
 # Text that the sanitizers print when they find a fault.
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:")
+
+
+class ExitedDuringStart(RuntimeError):
+    pass
 
 
 def server_env(access_key=None, secret_key=None):
@@ -117,24 +122,38 @@ class CofferServer:
         return argv
 
     def start(self):
-        """Starts the server and waits until every port accepts.
+        """Starts the server and waits until every port is ready.
 
-        Raises RuntimeError, with the end of the server's stderr, if the
-        process exits or the ports stay closed for START_TIMEOUT seconds.
+        A server that exits during start is tried again on fresh ports, up
+        to START_ATTEMPTS times in all: a run beside this one may have
+        taken a port between its pick and the server's bind. Raises
+        RuntimeError, with the end of the server's stderr, if every attempt
+        exits or the ports stay closed for START_TIMEOUT seconds.
         """
         binary = coffer_binary()
         if not os.access(binary, os.X_OK):
             raise RuntimeError("no server binary at %s (build it first, or "
                                "set COFFER_BIN)" % binary)
 
-        with open(self.stdout_path, "wb") as out, \
-                open(self.stderr_path, "wb") as err:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            self._launch()
+            try:
+                self._wait_ready()
+                return
+            except ExitedDuringStart:
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.port = free_port()
+                self.tls_port = free_port() if self.tls else None
+
+    def _launch(self):
+        # Appending keeps every attempt's output for the checks on it.
+        with open(self.stdout_path, "ab") as out, \
+                open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(self.argv(), env=self.env,
                                          stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err,
                                          cwd=self.workdir)
-
-        self._wait_ready()
 
     def _wait_ready(self):
         ports = [(self.port, None)]
@@ -143,8 +162,9 @@ class CofferServer:
         deadline = time.monotonic() + START_TIMEOUT
         while not all(_accepts(port, cert) for port, cert in ports):
             if self.proc.poll() is not None:
-                raise RuntimeError("server exited with %d during start:\n%s"
-                                   % (self.proc.returncode, self.log_tail()))
+                raise ExitedDuringStart(
+                    "server exited with %d during start:\n%s"
+                    % (self.proc.returncode, self.log_tail()))
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("server not ready after %.0f s:\n%s"
