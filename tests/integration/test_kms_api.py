@@ -44,7 +44,7 @@ def fails(code, fn, *args, **kwargs):
     return e.value.response["Error"].get("Message", "")
 
 
-# ---- keys ------------------------------------------------------------------
+# ---- keys -----------------------------------------------------------------
 
 
 def test_create_key_refuses_what_coffer_lacks(kms):
@@ -138,7 +138,7 @@ def test_schedule_and_cancel_deletion(kms, key):
     assert "is not pending deletion" in msg
 
 
-# ---- key states --------------------------------------------------------------
+# ---- key states -------------------------------------------------------------
 
 
 def _crypto_calls(kms, key_id, blob):
@@ -199,7 +199,7 @@ def test_key_state_errors(kms, key, state, code, words):
     kms.list_grants(KeyId=key[0])
 
 
-# ---- aliases -----------------------------------------------------------------
+# ---- aliases ----------------------------------------------------------------
 
 
 def test_alias_lifecycle(kms, key):
@@ -274,7 +274,7 @@ def test_aws_s3_key_made_on_first_use_and_managed(kms):
         fails("AccessDeniedException", call)
 
 
-# ---- tags --------------------------------------------------------------------
+# ---- tags -------------------------------------------------------------------
 
 
 def test_tags(kms, key):
@@ -297,7 +297,7 @@ def test_tags(kms, key):
           Tags=[{"TagKey": "k" * 129, "TagValue": ""}])
 
 
-# ---- cryptography ------------------------------------------------------------
+# ---- cryptography -----------------------------------------------------------
 
 
 def test_encrypt_plaintext_limits(kms, key):
@@ -381,7 +381,7 @@ def test_generate_random(kms):
     fails("ValidationException", kms.generate_random)
 
 
-# ---- rotation and policies ---------------------------------------------------
+# ---- rotation and policies --------------------------------------------------
 
 
 def test_rotation(kms, key):
@@ -429,7 +429,7 @@ def test_key_policy(kms, key):
           KeyId=key[0], PolicyName="default", Policy=json.dumps(new))
 
 
-# ---- grants ------------------------------------------------------------------
+# ---- grants -----------------------------------------------------------------
 
 
 def test_grant_lets_a_user_use_the_key(coffer, tmp_path, kms, key,

@@ -2,6 +2,9 @@
 operator types them, and the errors the issue lists with the CLI's exit
 code for a service error.  Debian's CLI v2 (2.9) predates on-demand
 rotation and rotation periods; those steps run with v1 only.
+
+The CLI spends most of a call starting up, so commands that do not depend
+on each other run side by side in batches.
 """
 
 import base64
@@ -15,6 +18,7 @@ from server import ACCOUNT_ID
 
 VERSIONS = ("v1", "v2")
 ROOT = "arn:aws:iam::%s:root" % ACCOUNT_ID
+GRANTEE = "arn:aws:iam::%s:role/cli-app" % ACCOUNT_ID
 
 
 @pytest.fixture(params=VERSIONS)
@@ -22,150 +26,156 @@ def aws(request, http_endpoint, clis, tmp_path):
     return http_endpoint.aws(clis, request.param, tmp_path)
 
 
-def error(aws, code, *args):
-    """Runs a command that must fail with service error `code`."""
-    res = aws.run(*args)
+def batch(aws, *commands):
+    """Runs `aws kms ARGS...` for each ARGS at once; the results in order."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda args: aws.run("kms", *args), commands))
+
+
+def ok(res):
+    """The JSON output of a command that must succeed ({} when none)."""
+    assert res.returncode == 0, show(res)
+    return json.loads(res.stdout) if res.stdout.strip() else {}
+
+
+def failed(aws, res, code, words=""):
     assert res.returncode == aws.api_error_rc, show(res)
-    assert "(%s)" % code in res.stderr, show(res)
-    return res.stderr
+    assert "(%s)" % code in res.stderr and words in res.stderr, show(res)
 
 
-def test_key_lifecycle_and_cryptography(aws, tmp_path):
-    meta = aws.json("kms", "create-key", "--description", "cli key",
-                    "--tags", "TagKey=Name,TagValue=cli")["KeyMetadata"]
-    key, arn = meta["KeyId"], meta["Arn"]
-    other = aws.json("kms", "create-key")["KeyMetadata"]["KeyId"]
-    alias = unique_name("alias/cli")
-    assert aws.run("kms", "create-alias", "--alias-name", alias,
-                   "--target-key-id", key).returncode == 0
-    assert aws.json("kms", "describe-key", "--key-id",
-                    alias)["KeyMetadata"]["Arn"] == arn
-    assert key in [k["KeyId"] for k in
-                   aws.json("kms", "list-keys", "--limit", "1000")["Keys"]]
-    assert [a["AliasName"] for a in aws.json(
-        "kms", "list-aliases", "--key-id", key)["Aliases"]] == [alias]
-    assert aws.run("kms", "update-key-description", "--key-id", key,
-                   "--description", "renamed").returncode == 0
-    assert aws.json("kms", "describe-key", "--key-id",
-                    key)["KeyMetadata"]["Description"] == "renamed"
-
-    # Encrypt and decrypt files, as the CLI's users do.
+def test_every_operation(aws, tmp_path):
     (tmp_path / "plain").write_bytes(b"cli secret\n")
-    enc = aws.json("kms", "encrypt", "--key-id", alias, "--plaintext",
-                   "fileb://plain", "--encryption-context", "app=cli")
-    (tmp_path / "blob").write_bytes(base64.b64decode(enc["CiphertextBlob"]))
-    dec = aws.json("kms", "decrypt", "--ciphertext-blob", "fileb://blob",
-                   "--encryption-context", "app=cli")
-    assert base64.b64decode(dec["Plaintext"]) == b"cli secret\n"
-    assert dec["KeyId"] == arn
-    re = aws.json("kms", "re-encrypt", "--ciphertext-blob", "fileb://blob",
-                  "--source-encryption-context", "app=cli",
-                  "--destination-key-id", other)
-    assert re["SourceKeyId"] == arn
+    key_meta, other_meta = [ok(r)["KeyMetadata"] for r in batch(
+        aws, ["create-key", "--description", "cli key", "--tags",
+              "TagKey=Name,TagValue=cli"], ["create-key"])]
+    key, arn, other = key_meta["KeyId"], key_meta["Arn"], \
+        other_meta["KeyId"]
+    alias = unique_name("alias/cli")
+    ctx = ["--encryption-context", "app=cli"]
 
-    dk = aws.json("kms", "generate-data-key", "--key-id", key, "--key-spec",
-                  "AES_256")
-    assert len(base64.b64decode(dk["Plaintext"])) == 32
-    np = aws.json("kms", "generate-data-key-without-plaintext", "--key-id",
-                  key, "--number-of-bytes", "64")
-    assert "Plaintext" not in np
-    rnd = aws.json("kms", "generate-random", "--number-of-bytes", "48")
-    assert len(base64.b64decode(rnd["Plaintext"])) == 48
-
-    # Tags.
-    assert aws.run("kms", "tag-resource", "--key-id", key, "--tags",
-                   "TagKey=team,TagValue=blue").returncode == 0
-    assert aws.run("kms", "untag-resource", "--key-id", key, "--tag-keys",
-                   "Name").returncode == 0
-    assert aws.json("kms", "list-resource-tags", "--key-id",
-                    key)["Tags"] == [{"TagKey": "team", "TagValue": "blue"}]
-
-    # Rotation.
-    assert aws.run("kms", "enable-key-rotation", "--key-id",
-                   key).returncode == 0
-    assert aws.json("kms", "get-key-rotation-status", "--key-id",
-                    key)["KeyRotationEnabled"] is True
-    if aws.version == "v1":
-        aws.json("kms", "rotate-key-on-demand", "--key-id", key)
-        rot = aws.json("kms", "list-key-rotations", "--key-id", key)
-        assert [r["RotationType"] for r in rot["Rotations"]] == ["ON_DEMAND"]
-    assert aws.run("kms", "disable-key-rotation", "--key-id",
-                   key).returncode == 0
-    dec = aws.json("kms", "decrypt", "--ciphertext-blob", "fileb://blob",
-                   "--encryption-context", "app=cli")
-    assert base64.b64decode(dec["Plaintext"]) == b"cli secret\n"
-
-    # Key policy.
-    assert aws.json("kms", "list-key-policies", "--key-id",
-                    key)["PolicyNames"] == ["default"]
-    policy = json.loads(aws.json("kms", "get-key-policy", "--key-id", key,
-                                 "--policy-name", "default")["Policy"])
+    r = batch(aws,
+              ["create-alias", "--alias-name", alias, "--target-key-id",
+               key],
+              ["encrypt", "--key-id", key, "--plaintext", "fileb://plain"]
+              + ctx,
+              ["generate-data-key", "--key-id", key, "--key-spec",
+               "AES_256"],
+              ["generate-data-key-without-plaintext", "--key-id", key,
+               "--number-of-bytes", "64"],
+              ["generate-random", "--number-of-bytes", "48"],
+              ["tag-resource", "--key-id", key, "--tags",
+               "TagKey=team,TagValue=blue"],
+              ["update-key-description", "--key-id", key, "--description",
+               "renamed"],
+              ["enable-key-rotation", "--key-id", key],
+              ["get-key-policy", "--key-id", key, "--policy-name",
+               "default"],
+              ["list-key-policies", "--key-id", key])
+    ok(r[0])
+    (tmp_path / "blob").write_bytes(
+        base64.b64decode(ok(r[1])["CiphertextBlob"]))
+    assert len(base64.b64decode(ok(r[2])["Plaintext"])) == 32
+    assert "Plaintext" not in ok(r[3])
+    assert len(base64.b64decode(ok(r[4])["Plaintext"])) == 48
+    ok(r[5]), ok(r[6]), ok(r[7])
+    policy = json.loads(ok(r[8])["Policy"])
+    assert ok(r[9])["PolicyNames"] == ["default"]
     policy["Statement"][0]["Sid"] = "Renamed"
     (tmp_path / "policy.json").write_text(json.dumps(policy))
-    assert aws.run("kms", "put-key-policy", "--key-id", key,
-                   "--policy-name", "default", "--policy",
-                   "file://policy.json").returncode == 0
 
-    # States.
-    assert aws.run("kms", "disable-key", "--key-id", key).returncode == 0
-    error(aws, "DisabledException", "kms", "encrypt", "--key-id", key,
-          "--plaintext", "fileb://plain")
-    assert aws.run("kms", "enable-key", "--key-id", key).returncode == 0
-    out = aws.json("kms", "schedule-key-deletion", "--key-id", key,
-                   "--pending-window-in-days", "7")
-    assert out["KeyState"] == "PendingDeletion" and out["KeyId"] == arn
-    error(aws, "KMSInvalidStateException", "kms", "decrypt",
-          "--ciphertext-blob", "fileb://blob", "--encryption-context",
-          "app=cli")
-    assert aws.json("kms", "cancel-key-deletion", "--key-id",
-                    key)["KeyId"] == arn
+    r = batch(aws,
+              ["describe-key", "--key-id", alias],
+              ["list-keys", "--limit", "1000"],
+              ["list-aliases", "--key-id", key],
+              ["decrypt", "--ciphertext-blob", "fileb://blob"] + ctx,
+              ["re-encrypt", "--ciphertext-blob", "fileb://blob",
+               "--source-encryption-context", "app=cli",
+               "--destination-key-id", other],
+              ["untag-resource", "--key-id", key, "--tag-keys", "Name"],
+              ["get-key-rotation-status", "--key-id", key],
+              ["put-key-policy", "--key-id", key, "--policy-name",
+               "default", "--policy", "file://policy.json"],
+              ["rotate-key-on-demand", "--key-id", key]
+              if aws.version == "v1" else ["describe-key", "--key-id", key])
+    meta = ok(r[0])["KeyMetadata"]
+    assert (meta["Arn"], meta["Description"]) == (arn, "renamed")
+    assert key in [k["KeyId"] for k in ok(r[1])["Keys"]]
+    assert [a["AliasName"] for a in ok(r[2])["Aliases"]] == [alias]
+    dec = ok(r[3])
+    assert (base64.b64decode(dec["Plaintext"]), dec["KeyId"]) == \
+        (b"cli secret\n", arn)
+    assert ok(r[4])["SourceKeyId"] == arn
+    ok(r[5])
+    assert ok(r[6])["KeyRotationEnabled"] is True
+    ok(r[7]), ok(r[8])
+
+    later = [["list-resource-tags", "--key-id", key],
+             ["disable-key-rotation", "--key-id", key],
+             ["decrypt", "--ciphertext-blob", "fileb://blob"] + ctx]
+    if aws.version == "v1":
+        later.append(["list-key-rotations", "--key-id", key])
+    r = batch(aws, *later)
+    assert ok(r[0])["Tags"] == [{"TagKey": "team", "TagValue": "blue"}]
+    ok(r[1])
+    assert base64.b64decode(ok(r[2])["Plaintext"]) == b"cli secret\n"
+    if aws.version == "v1":
+        assert [x["RotationType"] for x in ok(r[3])["Rotations"]] == \
+            ["ON_DEMAND"]
+
+    # Key states, one step at a time.
+    ok(aws.run("kms", "disable-key", "--key-id", key))
+    failed(aws, aws.run("kms", "encrypt", "--key-id", key, "--plaintext",
+                        "fileb://plain"), "DisabledException", "is disabled")
+    ok(aws.run("kms", "enable-key", "--key-id", key))
+    out = ok(aws.run("kms", "schedule-key-deletion", "--key-id", key,
+                     "--pending-window-in-days", "7"))
+    assert (out["KeyState"], out["KeyId"]) == ("PendingDeletion", arn)
+    failed(aws, aws.run("kms", "decrypt", "--ciphertext-blob",
+                        "fileb://blob", *ctx), "KMSInvalidStateException",
+           "pending deletion")
+    assert ok(aws.run("kms", "cancel-key-deletion", "--key-id",
+                      key))["KeyId"] == arn
 
     # Aliases move and go.
-    assert aws.run("kms", "update-alias", "--alias-name", alias,
-                   "--target-key-id", other).returncode == 0
-    assert aws.json("kms", "describe-key", "--key-id",
-                    alias)["KeyMetadata"]["KeyId"] == other
-    assert aws.run("kms", "delete-alias", "--alias-name",
-                   alias).returncode == 0
-    error(aws, "NotFoundException", "kms", "describe-key", "--key-id", alias)
+    ok(aws.run("kms", "update-alias", "--alias-name", alias,
+               "--target-key-id", other))
+    assert ok(aws.run("kms", "describe-key", "--key-id",
+                      alias))["KeyMetadata"]["KeyId"] == other
+    ok(aws.run("kms", "delete-alias", "--alias-name", alias))
+    failed(aws, aws.run("kms", "describe-key", "--key-id", alias),
+           "NotFoundException", "is not found")
 
 
 def test_grants(aws):
-    key = aws.json("kms", "create-key")["KeyMetadata"]["KeyId"]
-    grantee = "arn:aws:iam::%s:role/cli-app" % ACCOUNT_ID
-    out = aws.json("kms", "create-grant", "--key-id", key,
-                   "--grantee-principal", grantee, "--operations",
-                   "Decrypt", "GenerateDataKey", "--retiring-principal",
-                   ROOT, "--constraints",
-                   "EncryptionContextSubset={app=cli}", "--name", "cli")
-    listed = aws.json("kms", "list-grants", "--key-id", key)["Grants"]
-    assert [g["GrantId"] for g in listed] == [out["GrantId"]]
-    assert listed[0]["Constraints"] == {
+    key = ok(aws.run("kms", "create-key"))["KeyMetadata"]["KeyId"]
+    r = batch(aws,
+              ["create-grant", "--key-id", key, "--grantee-principal",
+               GRANTEE, "--operations", "Decrypt", "GenerateDataKey",
+               "--retiring-principal", ROOT, "--constraints",
+               "EncryptionContextSubset={app=cli}", "--name", "cli"],
+              ["create-grant", "--key-id", key, "--grantee-principal",
+               GRANTEE, "--operations", "Encrypt"])
+    one, two = ok(r[0]), ok(r[1])
+    r = batch(aws,
+              ["list-grants", "--key-id", key],
+              ["list-retirable-grants", "--retiring-principal", ROOT])
+    listed = {g["GrantId"]: g for g in ok(r[0])["Grants"]}
+    assert listed[one["GrantId"]]["Constraints"] == {
         "EncryptionContextSubset": {"app": "cli"}}
-    retirable = aws.json("kms", "list-retirable-grants",
-                         "--retiring-principal", ROOT)["Grants"]
-    assert out["GrantId"] in [g["GrantId"] for g in retirable]
-    assert aws.run("kms", "retire-grant", "--grant-token",
-                   out["GrantToken"]).returncode == 0
-
-    two = aws.json("kms", "create-grant", "--key-id", key,
-                   "--grantee-principal", grantee, "--operations",
-                   "Encrypt")
-    assert aws.run("kms", "revoke-grant", "--key-id", key, "--grant-id",
-                   two["GrantId"]).returncode == 0
-    assert aws.json("kms", "list-grants", "--key-id", key)["Grants"] == []
-    error(aws, "NotFoundException", "kms", "revoke-grant", "--key-id", key,
-          "--grant-id", two["GrantId"])
-    error(aws, "InvalidGrantIdException", "kms", "revoke-grant", "--key-id",
-          key, "--grant-id", "nope")
-    error(aws, "InvalidGrantTokenException", "kms", "retire-grant",
-          "--grant-token", "forged")
-    error(aws, "ValidationException", "kms", "create-grant", "--key-id", key,
-          "--grantee-principal", grantee, "--operations", "Sign")
+    assert two["GrantId"] in listed
+    assert one["GrantId"] in [g["GrantId"]
+                              for g in ok(r[1])["Grants"]]
+    r = batch(aws,
+              ["retire-grant", "--grant-token", one["GrantToken"]],
+              ["revoke-grant", "--key-id", key, "--grant-id",
+               two["GrantId"]])
+    ok(r[0]), ok(r[1])
+    assert ok(aws.run("kms", "list-grants", "--key-id", key))["Grants"] \
+        == []
 
 
-def test_validation_errors(aws, tmp_path):
-    key = aws.json("kms", "create-key")["KeyMetadata"]["KeyId"]
+def test_listed_errors(aws, tmp_path):
+    key = ok(aws.run("kms", "create-key"))["KeyMetadata"]["KeyId"]
     (tmp_path / "big").write_bytes(b"b" * 4097)
     (tmp_path / "junk").write_bytes(b"\x01" * 200)
     cases = [
@@ -193,11 +203,14 @@ def test_validation_errors(aws, tmp_path):
          "fileb://junk"),
         ("MalformedPolicyDocumentException", "", "put-key-policy",
          "--key-id", key, "--policy-name", "default", "--policy", "{"),
+        ("NotFoundException", "does not exist", "revoke-grant", "--key-id",
+         key, "--grant-id", "0" * 64),
+        ("InvalidGrantIdException", "", "revoke-grant", "--key-id", key,
+         "--grant-id", "nope"),
+        ("InvalidGrantTokenException", "", "retire-grant", "--grant-token",
+         "forged"),
+        ("ValidationException", "Sign", "create-grant", "--key-id", key,
+         "--grantee-principal", GRANTEE, "--operations", "Sign"),
     ]
-    # Independent commands: run side by side to spare the CLI's start-up.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda c: aws.run("kms", *c[2:]), cases))
-    for case, res in zip(cases, results):
-        assert res.returncode == aws.api_error_rc, show(res)
-        assert "(%s)" % case[0] in res.stderr, show(res)
-        assert case[1] in res.stderr, show(res)
+    for case, res in zip(cases, batch(aws, *[c[2:] for c in cases])):
+        failed(aws, res, case[0], case[1])

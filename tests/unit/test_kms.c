@@ -1857,7 +1857,7 @@ test_material_cache_eviction(void **state)
     free(blob);
 }
 
-/* ---- grants --------------------------------------------------------------- */
+/* ---- grants -------------------------------------------------------------- */
 
 static const struct kms_caller bob = {
     .principal_arn = "arn:aws:iam::" ACCOUNT ":user/bob",
