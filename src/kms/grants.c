@@ -428,6 +428,9 @@ kms_grant_check(struct kms_req *r, const struct meta_kms_key *key,
     if (bit == 0 || r->c == NULL || r->c->principal_arn == NULL)
         return 0;
     o = op_by_name(action + 4);
+    /* XXX: a grant counts for the one principal ARN it names; a grant to
+     * an account (its root ARN) does not pass on to that account's users
+     * through their identity policies: they get AccessDeniedException. */
     rc = meta_kms_grant_list(r->k->meta, key->key_id, r->c->principal_arn,
                              NULL, NULL, NULL, SIZE_MAX, &v, &n);
     for (i = 0; rc == 0 && i < n && !*yes; i++)
