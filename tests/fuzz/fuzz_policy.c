@@ -1,8 +1,8 @@
 /*
  * libFuzzer target for the policy parser: each input is parsed as a
  * bucket policy (for bucket "b"), an identity policy and a key policy;
- * whatever parses is also evaluated once and inspected, so the evaluator
- * sees every shape the parser accepts.
+ * whatever parses is also evaluated once, inspected and linted, so the
+ * evaluator and the linter see every shape the parser accepts.
  *
  * Not part of the meson build.  From the top of the tree:
  *
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "policy/policy.h"
+#include "util/buf.h"
 
 static void
 exercise(const struct policy *p)
@@ -26,6 +27,7 @@ exercise(const struct policy *p)
         "111122223333", "alice", "AIDAEXAMPLE",
     };
     struct policy_ctx *c = policy_ctx_new();
+    struct buf lint = BUF_INIT;
     struct policy_request r = { &who, "s3:PutObject", "arn:aws:s3:::b/k",
                                 NULL };
     char *w;
@@ -42,6 +44,8 @@ exercise(const struct policy *p)
     (void)policy_is_public(p);
     w = policy_warnings(p);
     free(w);
+    (void)policy_lint(p, &lint, &lint);
+    buf_free(&lint);
     policy_ctx_free(c);
 }
 
