@@ -8,7 +8,8 @@
 #   --no-radosgw  --no-moto   leave a peer out
 #   --keep        keep the work directory (logs, data) at the end
 # env: BENCH_DIR (work directory; default a new one under /tmp),
-#      BENCH_BUILD (build directory; default build-bench),
+#      BENCH_BUILD (build directory, relative to the repository or
+#      absolute; default build-bench; "build" reuses scripts/test's),
 #      RADOSGW_SH (default ../shared/peers/radosgw.sh beside the repo)
 #
 # Prints the table: workload, machine limit, radosgw, moto, coffer, and
@@ -37,7 +38,8 @@ if [ $quick -eq 1 ]; then
 else
     secs=5 runs=3 fill=2000 lsecs=3
 fi
-build=${BENCH_BUILD:-$top/build-bench}
+build=${BENCH_BUILD:-build-bench}
+case "$build" in /*) ;; *) build=$top/$build ;; esac
 work=${BENCH_DIR:-$(mktemp -d /tmp/coffer-bench.XXXXXX)}
 mkdir -p "$work"
 results=$work/results
