@@ -326,7 +326,11 @@ sse_new_object(struct sse *s, const struct kms_caller *c,
     return rc;
 }
 
-/* Recover the key of a stored SSE-KMS object: bucket key or Decrypt. */
+/*
+ * Recover the key of a stored SSE-KMS object: bucket key or Decrypt.
+ * Both check the KMS key's state (disabled, pending deletion, gone), the
+ * cached bucket key through its authorization.
+ */
 static int
 open_kms(struct sse *s, const struct kms_caller *c, const char *bucket,
          const char *key, const struct meta_sse *rec, struct sse_key *okey,
@@ -339,14 +343,10 @@ open_kms(struct sse *s, const struct kms_caller *c, const char *bucket,
     json_t *ctx;
     int rc;
 
-    if (rec->bucket_key) {
-        rc = s->kc.ops->resolve(s->kc.impl, rec->kms_key_arn, karn, d);
-        if (rc != 0)
-            return rc;
+    if (rec->bucket_key)
         snprintf(arn, sizeof(arn), "arn:aws:s3:::%s", bucket);
-    } else if ((rc = object_name("arn:aws:s3:::", bucket, key, arn)) != 0) {
+    else if ((rc = object_name("arn:aws:s3:::", bucket, key, arn)) != 0)
         return rc;
-    }
     ctx = kms_context(rec->bucket_key ? "" : rec->context, arn);
     if (ctx == NULL)
         return CERR_CORRUPT;
