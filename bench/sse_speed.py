@@ -15,7 +15,8 @@ It starts a coffer server of its own on 127.0.0.1 (fresh data directory,
 others: TLS is not what is measured here) and drives it with
 bench/loadgen: C kept-alive connections (default 1: single-stream), PUTs
 of fresh keys for --seconds, then GETs of objects written beforehand,
-each figure the median of --runs runs. SSE-S3, SSE-KMS and bucket-key
+each figure the median of --runs runs; the modes take turns run by run,
+so that the machine's other load falls on all of them alike. SSE-S3, SSE-KMS and bucket-key
 objects get their mode from their bucket's default rule (no request
 headers); SSE-C requests carry the customer-key trio.
 
@@ -101,31 +102,48 @@ def setup(srv):
     return buckets
 
 
-def measure(a, lg, srv, buckets, mode, size_name):
-    """PUT and GET results of one mode and size, and the server's CPU
+def one_run(a, lg, srv, bucket, mode, size_name, run):
+    """One timed PUT run and one timed GET run, with the server's CPU
     seconds spent in each."""
     size = SIZES[size_name]
     header = SSEC if mode == "sse-c" else ()
-    common = ["--bucket", buckets[mode], "--size", size, "--concurrency",
-              a.concurrency, "--seconds", a.seconds, "--runs", a.runs]
-    if size >= (64 << 20):
-        # A 64 MiB transfer takes a good part of a second: run longer so
-        # each run holds several.
-        common[common.index("--seconds") + 1] = max(a.seconds, 3)
+    # A 64 MiB transfer takes a good part of a second: run longer so
+    # each run holds several.
+    secs = max(a.seconds, 3) if size >= (64 << 20) else a.seconds
+    common = ["--bucket", bucket, "--size", size, "--concurrency",
+              a.concurrency, "--seconds", secs, "--runs", 1]
     cpu0 = srv.cpu_seconds()
-    put = loadgen(lg, srv, "put", "--prefix", "p" + size_name, *common,
-                  header=header)
+    put = loadgen(lg, srv, "put", "--prefix", "p%s-%d" % (size_name, run),
+                  *common, header=header)
     cpu1 = srv.cpu_seconds()
-    loadgen(lg, srv, "fill", "--prefix", "g" + size_name, "--objects",
-            FILL[size_name], "--bucket", buckets[mode], "--size", size,
-            "--concurrency", 1, header=header)
-    cpu2 = srv.cpu_seconds()
     get = loadgen(lg, srv, "get", "--prefix", "g" + size_name, "--objects",
                   FILL[size_name], *common, header=header)
-    cpu3 = srv.cpu_seconds()
-    put["cpu"] = cpu1 - cpu0
-    get["cpu"] = cpu3 - cpu2
+    put["cpu"], get["cpu"] = cpu1 - cpu0, srv.cpu_seconds() - cpu1
     return put, get
+
+
+def median(results):
+    return sorted(results, key=lambda r: r["ops"])[len(results) // 2]
+
+
+def measure(a, lg, srv, buckets, size_name):
+    """{mode: (PUT, GET)} for one size, each the median run.  The modes
+    take turns run by run, so that a change in the machine's other load
+    falls on all of them alike."""
+    for mode in a.modes:
+        loadgen(lg, srv, "fill", "--prefix", "g" + size_name, "--objects",
+                FILL[size_name], "--bucket", buckets[mode], "--size",
+                SIZES[size_name], "--concurrency", 1,
+                header=SSEC if mode == "sse-c" else ())
+    runs = {mode: ([], []) for mode in a.modes}
+    for run in range(a.runs):
+        for mode in a.modes:
+            say("%s %s, run %d" % (mode, size_name, run + 1))
+            put, get = one_run(a, lg, srv, buckets[mode], mode, size_name,
+                               run)
+            runs[mode][0].append(put)
+            runs[mode][1].append(get)
+    return {mode: (median(p), median(g)) for mode, (p, g) in runs.items()}
 
 
 def main():
@@ -140,10 +158,9 @@ def main():
         srv.start()
         buckets = setup(srv)
         for size_name in a.sizes:
-            for mode in a.modes:
-                say("%s %s" % (mode, size_name))
-                res[mode, size_name] = measure(a, lg, srv, buckets, mode,
-                                               size_name)
+            for mode, pair in measure(a, lg, srv, buckets,
+                                      size_name).items():
+                res[mode, size_name] = pair
         say("machine again")
         tcp2, gcm2 = machine(limits, a.seconds)
     finally:
@@ -192,7 +209,7 @@ def report(a, res, tcp, gcm, tcps):
 
 def cpu_per_gib(r):
     moved = r["total_bytes"] / (1 << 30)
-    if moved < 0.5:
+    if moved < 0.1:
         return "-"
     return "%.2f" % (r["cpu"] / moved)
 
