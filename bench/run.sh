@@ -17,7 +17,8 @@
 # SSE-KMS PUT and each server's peak RSS.  Every number is the median of
 # three timed runs (one in quick mode).  Servers are started here, on
 # 127.0.0.1 ports picked free, and stopped by pid at the end.  A peer
-# that cannot start is skipped and its column reads "-".
+# that cannot start is skipped and its column reads "-".  Exits 1 when
+# coffer did not start or failed any request, else 0.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -142,8 +143,10 @@ lgrun() {
     e=$(sed -n 's/^RESULT .*errors=\([0-9]*\).*/\1/p' "$out")
     if [ "${e:-1}" != 0 ]; then
         say "$name $wl: ${e:-all} requests failed (see $out)"
+        [ "$name" = coffer ] && coffer_failed=1
     fi
 }
+coffer_failed=0
 
 # --- machine limits ----------------------------------------------------
 say "machine limits"
@@ -300,7 +303,7 @@ run_rgw() {
     rgw_up=0
 }
 
-run_coffer
+run_coffer || coffer_failed=1
 [ $use_moto -eq 1 ] && run_moto
 [ $use_rgw -eq 1 ] && run_rgw
 
@@ -365,3 +368,7 @@ print("%s mode, %s s; medians of %s runs; radosgw counts rgw+osd+mon" % (
     "quick" if sys.argv[2] == "1" else "full", sys.argv[3],
     "1" if sys.argv[2] == "1" else "3"))
 EOF
+
+# The exit status says whether coffer answered every request: CI runs
+# the quick mode to prove that the harness and the server still work.
+exit $coffer_failed
