@@ -234,9 +234,11 @@ token_gcm(struct p11 *p, bool seal, uint8_t iv[IV_LEN], const uint8_t *in,
         return p11_fail(d, seal ? "C_EncryptInit" : "C_DecryptInit", rv);
     rv = seal ? p->f->C_Encrypt(p->s, (unsigned char *)in, inlen, out, &n)
               : p->f->C_Decrypt(p->s, (unsigned char *)in, inlen, out, &n);
-    if (!seal && rv == CKR_ENCRYPTED_DATA_INVALID)
+    if (!seal && rv != CKR_OK)
         return err_set(d, CERR_CORRUPT, "pkcs11: %s does not open with "
-                       "this token's key", WRAPPED_FILE);
+                       "this token's key (another key, or the file was "
+                       "altered; CKR 0x%lx)", WRAPPED_FILE,
+                       (unsigned long)rv);
     if (rv != CKR_OK)
         return p11_fail(d, seal ? "C_Encrypt" : "C_Decrypt", rv);
     if (n != (seal ? 32 + TAG_LEN : 32))

@@ -94,6 +94,15 @@ def test_token_root_key_survives_restart(token, tmp_path):
     assert not any(m in srv.stderr_text() for m in SANITIZER_MARKS), \
         srv.stderr_text()[-8000:]
 
+    # An altered sealed file is refused at start, saying so.
+    sealed = srv.data / "root.key.wrapped"
+    data = bytearray(sealed.read_bytes())
+    data[20] ^= 1
+    sealed.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError) as e:
+        srv.start()
+    assert "does not open with this token's key" in str(e.value)
+
 
 @pytest.mark.parametrize("pin,words", [
     ("000000", "PIN"),
