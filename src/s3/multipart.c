@@ -66,7 +66,8 @@ create_prepare(struct s3_req *r, struct meta_upload *u,
     rc = sse_parse_request(&r->x->req.headers, SSE_OP_WRITE,
                            r->x->req.secure, r->app->cfg.allow_plain_ssec,
                            sreq, &r->d);
-    if (rc != 0 || (rc = s3_object_headers(r, &u->headers)) != 0)
+    if (rc != 0 || (rc = s3_object_headers(r, &u->headers)) != 0 ||
+        (rc = s3_tagging_from_request(r, &u->tagging)) != 0)
         return rc;
     if (alg && valid_checksum_alg(alg) != 0)
         return err_set(&r->d, CERR_INVALID_REQUEST, "Checksum algorithm "
@@ -401,6 +402,7 @@ complete_object(struct s3_req *r, const struct meta_upload *u,
     hex_encode(md5, sizeof(md5), hex);
     snprintf(o->etag, sizeof(o->etag), "%s-%zu", hex, c->n);
     o->headers = u->headers;
+    o->tagging = u->tagging;
     o->sse = u->sse;
     o->bodies = c->chosen;
     o->nbodies = c->n;

@@ -19,6 +19,7 @@ struct put_state {
     struct sse_request sreq;
     struct meta_sse rec;
     char *headers;
+    char *tagging;                  /* x-amz-tagging, stored form */
 };
 
 static void
@@ -31,6 +32,7 @@ put_cleanup(struct s3_req *r)
     s3_writer_abort(&st->w);
     sse_request_clear(&st->sreq);
     free(st->headers);
+    free(st->tagging);
     free(st);
     r->opstate = NULL;
 }
@@ -107,6 +109,7 @@ put_finish(struct s3_req *r)
     o.mtime_ms = body.mtime_ms;
     put_etag(r, st, o.etag);
     o.headers = st->headers;
+    o.tagging = st->tagging;
     fill_checksum(r, &o);
     o.sse = st->rec;
     o.bodies = &body;
@@ -160,7 +163,8 @@ put_prepare(struct s3_req *r, struct put_state *st)
                            &st->sreq, &r->d);
     if (rc != 0)
         return rc;
-    if ((rc = s3_object_headers(r, &st->headers)) != 0)
+    if ((rc = s3_object_headers(r, &st->headers)) != 0 ||
+        (rc = s3_tagging_from_request(r, &st->tagging)) != 0)
         return rc;
     if ((rc = s3_want_body(r, put_finish)) != 0 ||
         (rc = s3_check_length(r, S3_MAX_PUT)) != 0 ||
