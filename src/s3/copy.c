@@ -40,6 +40,7 @@ struct copy_src {
     char *key;                      /* decoded */
     int found;                      /* the lookup's outcome */
     struct meta_object obj;
+    struct blob_store *pinned;      /* obj's bodies are pinned (pins.c) */
     struct sse_request sreq;        /* x-amz-copy-source-...-customer-* */
     struct sse_key okey;
 };
@@ -179,33 +180,82 @@ src_clear(struct copy_src *s)
 {
     free(s->key);
     s->key = NULL;
+    if (s->pinned != NULL)
+        s3_pins_release(s->pinned, &s->obj);
+    s->pinned = NULL;
     meta_object_clear(&s->obj);
     sse_request_clear(&s->sreq);
     sse_key_wipe(&s->okey);
 }
 
-/* Parse the header and look the source up (judged after authz). */
+/*
+ * Parse the header and look the source up (judged after authz), its
+ * bodies pinned so that a change meanwhile cannot remove them.
+ */
 static int
 src_locate(struct s3_req *r, struct copy_src *s)
 {
     int rc = s3_copy_source_parse(s3_header(r, "x-amz-copy-source"),
                                   s->bucket, &s->key, &r->d);
 
-    if (rc == 0)
-        s->found = meta_object_get(r->app->meta, s->bucket, s->key,
-                                   &s->obj);
-    return rc;
+    if (rc != 0)
+        return rc;
+    s3_pins_lookup_begin();
+    s->found = meta_object_get(r->app->meta, s->bucket, s->key, &s->obj);
+    if (s->found == 0 && (s->found = s3_pins_hold(&s->obj)) == 0)
+        s->pinned = r->app->blobs;
+    s3_pins_lookup_end();
+    return 0;
 }
 
-/* The lookup's failure, naming the source in the reply. */
+/*
+ * A view of the request that names the source bucket: s3_authorize
+ * judges by the policy of the bucket its request names.  Free with
+ * view_free.  NULL when out of memory.
+ */
+static struct s3_req *
+source_view(const struct s3_req *r, const struct copy_src *s)
+{
+    struct s3_req *view = malloc(sizeof(*view));
+
+    if (view == NULL)
+        return NULL;
+    *view = *r;
+    snprintf(view->bucket, sizeof(view->bucket), "%s", s->bucket);
+    memset(&view->brec, 0, sizeof(view->brec));
+    view->have_brec = false;
+    return view;
+}
+
+static void
+view_free(struct s3_req *view)
+{
+    if (view->have_brec)
+        meta_bucket_clear(&view->brec);
+    free(view);
+}
+
+/*
+ * The lookup's failure, naming the source in the reply.  A missing key
+ * is 403 to a caller who may not list the source bucket.
+ */
 static int
 src_missing(struct s3_req *r, const struct copy_src *s)
 {
-    if (s->found == CERR_NO_SUCH_KEY)
+    struct s3_req *view;
+    int rc = s->found;
+
+    if (rc == CERR_NO_SUCH_KEY) {
+        if ((view = source_view(r, s)) == NULL)
+            return CERR_NOMEM;
+        rc = s3_authorize_missing(view);
+        view_free(view);
+    }
+    if (rc == CERR_NO_SUCH_KEY)
         snprintf(r->d.key, sizeof(r->d.key), "%s", s->key);
-    if (s->found == CERR_NO_SUCH_BUCKET)
+    if (rc == CERR_NO_SUCH_BUCKET)
         snprintf(r->d.bucket, sizeof(r->d.bucket), "%s", s->bucket);
-    return s->found;
+    return rc;
 }
 
 /* ---- authorization --------------------------------------------------- */
@@ -217,11 +267,29 @@ add_if(struct policy_ctx *c, const char *key, const char *value)
         policy_ctx_add(c, key, value);
 }
 
+/* With x-amz-tagging, the new tags need s3:PutObjectTagging (§7). */
+static int
+authorize_tags(struct s3_req *r, const char *arn)
+{
+    struct policy_ctx *c;
+    int rc;
+
+    if (s3_header(r, "x-amz-tagging") == NULL)
+        return 0;
+    if ((c = policy_ctx_new()) == NULL)
+        return CERR_NOMEM;
+    if ((rc = s3_tagging_request_ctx(r, c)) != 0) {
+        policy_ctx_free(c);
+        return rc;
+    }
+    return s3_authorize(r, "s3:PutObjectTagging", arn, c);
+}
+
 /*
  * s3:PutObject on the destination.  sse and kid are the encryption
  * headers as the request (or the upload's Create) sent them; the copy
- * adds s3:x-amz-copy-source and s3:x-amz-metadata-directive, and
- * request tags when it replaces them.
+ * adds s3:x-amz-copy-source and s3:x-amz-metadata-directive, and the
+ * request's tags when it replaces them (then s3:PutObjectTagging too).
  */
 static int
 authorize_dest(struct s3_req *r, const struct copy_state *st,
@@ -249,16 +317,14 @@ authorize_dest(struct s3_req *r, const struct copy_state *st,
         rc = s3_authorize(r, "s3:PutObject", arn.data, c);
     else
         policy_ctx_free(c);
+    if (rc == 0 && st->replace_tags)
+        rc = authorize_tags(r, arn.data);
     buf_free(&src);
     buf_free(&arn);
     return rc;
 }
 
-/*
- * s3:GetObject on the source, judged by the source bucket's policy:
- * s3_authorize reads the policy of the bucket its request names, so it
- * gets a view of this request that names the source bucket.
- */
+/* s3:GetObject on the source, judged by the source bucket's policy. */
 static int
 authorize_source(struct s3_req *r, const struct copy_src *s)
 {
@@ -270,20 +336,14 @@ authorize_source(struct s3_req *r, const struct copy_src *s)
     if (c == NULL)
         return CERR_NOMEM;
     rc = s3_tagging_existing_ctx(s->found == 0 ? s->obj.tagging : NULL, c);
-    view = rc == 0 ? malloc(sizeof(*view)) : NULL;
+    view = rc == 0 ? source_view(r, s) : NULL;
     if (view == NULL) {
         policy_ctx_free(c);
         return rc != 0 ? rc : CERR_NOMEM;
     }
-    *view = *r;
-    snprintf(view->bucket, sizeof(view->bucket), "%s", s->bucket);
-    memset(&view->brec, 0, sizeof(view->brec));
-    view->have_brec = false;
     s3_bucket_arn(s->bucket, s->key, &arn);
     rc = s3_authorize(view, "s3:GetObject", arn.data, c);
-    if (view->have_brec)
-        meta_bucket_clear(&view->brec);
-    free(view);
+    view_free(view);
     buf_free(&arn);
     return rc;
 }
@@ -345,13 +405,17 @@ directive(struct s3_req *r, const char *name, const char *what,
                    what);
 }
 
-static int
-too_large(struct s3_req *r, int64_t size)
+/*
+ * A copy (or a part copy) takes at most 5 GiB: 0, or 400 InvalidRequest
+ * with AWS's message; larger objects are copied in parts.
+ */
+int
+s3_copy_size_check(int64_t size, struct err_detail *d)
 {
     if (size <= S3_MAX_PUT)
         return 0;
-    return err_set(&r->d, CERR_INVALID_REQUEST, "The specified copy source "
-                   "is larger than the maximum allowable size for a copy "
+    return err_set(d, CERR_INVALID_REQUEST, "The specified copy source is "
+                   "larger than the maximum allowable size for a copy "
                    "source: %lld", (long long)S3_MAX_PUT);
 }
 
@@ -440,7 +504,8 @@ digest_free(struct copy_digest *dg)
 /*
  * Copy len plaintext bytes of the source from offset first into the
  * open writer, one segment at a time, summing them into dg.  A source
- * that ends early is CERR_CORRUPT.
+ * that ends early is CERR_CORRUPT.  Its bodies are pinned: a change
+ * meanwhile leaves them to this copy.
  */
 static int
 copy_bytes(struct s3_req *r, struct copy_src *s, int64_t first,
@@ -610,7 +675,7 @@ object_prepare(struct s3_req *r, struct copy_state *st)
     if (st->src.found != 0)
         return src_missing(r, &st->src);
     if ((rc = copy_conditions(r, &st->src.obj)) != 0 ||
-        (rc = too_large(r, st->src.obj.size)) != 0 ||
+        (rc = s3_copy_size_check(st->src.obj.size, &r->d)) != 0 ||
         (rc = self_copy(r, st)) != 0)
         return rc;
     return open_source(r, &st->src);
@@ -683,6 +748,7 @@ copy_object(struct s3_req *r, struct copy_state *st,
     return rc;
 }
 
+/* PUT /bucket/key with x-amz-copy-source: CopyObject. */
 void
 s3_copy_object(struct s3_req *r)
 {
@@ -766,7 +832,7 @@ part_prepare(struct s3_req *r, struct copy_state *st, int64_t *first,
         rc = s3_copy_range_parse(range, st->src.obj.size, first, len,
                                  &r->d);
     if (rc == 0)
-        rc = too_large(r, *len);
+        rc = s3_copy_size_check(*len, &r->d);
     return rc == 0 ? open_source(r, &st->src) : rc;
 }
 
@@ -824,6 +890,7 @@ copy_part(struct s3_req *r, struct copy_state *st, struct copy_digest *dg,
     return rc;
 }
 
+/* PUT ?partNumber&uploadId with x-amz-copy-source: UploadPartCopy. */
 void
 s3_upload_part_copy(struct s3_req *r)
 {

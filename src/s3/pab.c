@@ -128,6 +128,7 @@ put_pab_finish(struct s3_req *r)
         s3_reply_empty(r, 200);
 }
 
+/* PUT /bucket?publicAccessBlock: stores the four flags (200). */
 void
 s3_put_public_access_block(struct s3_req *r)
 {
@@ -142,6 +143,8 @@ s3_put_public_access_block(struct s3_req *r)
         s3_fail(r, rc);
 }
 
+/* GET /bucket?publicAccessBlock: the flags, or 404
+ * NoSuchPublicAccessBlockConfiguration. */
 void
 s3_get_public_access_block(struct s3_req *r)
 {
@@ -164,6 +167,7 @@ s3_get_public_access_block(struct s3_req *r)
     s3_reply_xml(r, 200, &b);
 }
 
+/* DELETE /bucket?publicAccessBlock: 204, also when there was none. */
 void
 s3_delete_public_access_block(struct s3_req *r)
 {

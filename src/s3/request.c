@@ -44,6 +44,17 @@ OPDEF("UploadPart", s3_upload_part);
 OPDEF("CompleteMultipartUpload", s3_complete_multipart);
 OPDEF("AbortMultipartUpload", s3_abort_multipart);
 OPDEF("ListParts", s3_list_parts);
+OPDEF("CopyObject", s3_copy_object);
+OPDEF("UploadPartCopy", s3_upload_part_copy);
+OPDEF("PutObjectTagging", s3_put_object_tagging);
+OPDEF("GetObjectTagging", s3_get_object_tagging);
+OPDEF("DeleteObjectTagging", s3_delete_object_tagging);
+OPDEF("PutBucketTagging", s3_put_bucket_tagging);
+OPDEF("GetBucketTagging", s3_get_bucket_tagging);
+OPDEF("DeleteBucketTagging", s3_delete_bucket_tagging);
+OPDEF("PutPublicAccessBlock", s3_put_public_access_block);
+OPDEF("GetPublicAccessBlock", s3_get_public_access_block);
+OPDEF("DeletePublicAccessBlock", s3_delete_public_access_block);
 OPDEF("NotImplemented", not_implemented);
 OPDEF("MethodNotAllowed", method_not_allowed);
 
@@ -56,8 +67,7 @@ static const char *const unsupported[] = {
     "notification", "replication", "requestPayment", "accelerate",
     "analytics", "inventory", "metrics", "intelligent-tiering",
     "object-lock", "legal-hold", "retention", "restore", "select",
-    "torrent", "ownershipControls", "versions", "attributes",
-    "tagging", "publicAccessBlock", NULL,
+    "torrent", "ownershipControls", "versions", "attributes", NULL,
 };
 
 const char *
@@ -130,16 +140,65 @@ parse_query(struct s3_req *r, const char *q)
     return 0;
 }
 
-/* Path style: /bucket[/key].  The key is decoded once and may hold '/'. */
+/* The key: the rest of the path, decoded once; may hold '/'. */
+static int
+parse_key(struct s3_req *r, const char *raw)
+{
+    size_t klen = strlen(raw);
+
+    if (klen == 0)
+        return 0;
+    r->key = malloc(klen + 1);
+    if (r->key == NULL)
+        return CERR_NOMEM;
+    if (uri_decode(raw, klen, r->key, &klen) != 0)
+        return CERR_INVALID_ARGUMENT;
+    if (klen > S3_MAX_KEY)
+        return CERR_KEY_TOO_LONG;
+    return 0;
+}
+
+/*
+ * Virtual-hosted style (s3-api.md §2): with --domain D, a Host of
+ * BUCKET.D (port aside, any case) names the bucket.  The length of
+ * BUCKET, or 0 when the Host names none.
+ */
+static size_t
+vhost_len(const struct s3_req *r)
+{
+    const char *domain = r->app->cfg.domain;
+    const char *host = s3_header(r, "host");
+    size_t hlen, dlen = strlen(domain);
+
+    if (dlen == 0 || host == NULL || host[0] == '[')
+        return 0;
+    hlen = strcspn(host, ":");
+    if (hlen <= dlen + 1 || host[hlen - dlen - 1] != '.' ||
+        strncasecmp(host + hlen - dlen, domain, dlen) != 0)
+        return 0;
+    return hlen - dlen - 1;
+}
+
+/*
+ * Path style: /bucket[/key].  Virtual-hosted: the bucket from Host and
+ * the whole path as the key.
+ */
 static int
 parse_path(struct s3_req *r, const char *path)
 {
     const char *p = path[0] == '/' ? path + 1 : path;
     const char *slash = strchr(p, '/');
     size_t blen = slash ? (size_t)(slash - p) : strlen(p);
+    size_t vlen = vhost_len(r);
     char tmp[256];
-    size_t klen;
 
+    if (vlen > 0) {
+        if (vlen >= sizeof(r->bucket))
+            return CERR_INVALID_BUCKET_NAME;
+        memcpy(r->bucket, s3_header(r, "host"), vlen);
+        r->bucket[vlen] = '\0';
+        return parse_key(r, p);
+    }
     if (blen >= sizeof(tmp) / 3)
         return CERR_INVALID_BUCKET_NAME;
     if (uri_decode(p, blen, tmp, NULL) != 0)
@@ -147,18 +206,7 @@ parse_path(struct s3_req *r, const char *path)
     if (strlen(tmp) >= sizeof(r->bucket))
         return CERR_INVALID_BUCKET_NAME;
     snprintf(r->bucket, sizeof(r->bucket), "%s", tmp);
-    if (slash == NULL || slash[1] == '\0')
-        return 0;
-
-    klen = strlen(slash + 1);
-    r->key = malloc(klen + 1);
-    if (r->key == NULL)
-        return CERR_NOMEM;
-    if (uri_decode(slash + 1, klen, r->key, &klen) != 0)
-        return CERR_INVALID_ARGUMENT;
-    if (klen > S3_MAX_KEY)
-        return CERR_KEY_TOO_LONG;
-    return 0;
+    return slash == NULL ? 0 : parse_key(r, slash + 1);
 }
 
 static const struct s3_opdef *
@@ -189,6 +237,18 @@ route_bucket_sub(const struct s3_req *r, const char *m)
     }
     if (s3_has_param(r, "policyStatus"))
         return get ? &op_s3_get_bucket_policy_status : &op_method_not_allowed;
+    if (s3_has_param(r, "tagging")) {
+        if (put) return &op_s3_put_bucket_tagging;
+        if (get) return &op_s3_get_bucket_tagging;
+        if (del) return &op_s3_delete_bucket_tagging;
+        return &op_method_not_allowed;
+    }
+    if (s3_has_param(r, "publicAccessBlock")) {
+        if (put) return &op_s3_put_public_access_block;
+        if (get) return &op_s3_get_public_access_block;
+        if (del) return &op_s3_delete_public_access_block;
+        return &op_method_not_allowed;
+    }
     if (s3_has_param(r, "location"))
         return get ? &op_s3_get_bucket_location : &op_method_not_allowed;
     if (s3_has_param(r, "uploads"))
@@ -222,10 +282,24 @@ route_bucket(const struct s3_req *r, const char *m)
 }
 
 static const struct s3_opdef *
+route_object_tagging(const char *m)
+{
+    if (strcmp(m, "PUT") == 0)
+        return &op_s3_put_object_tagging;
+    if (strcmp(m, "GET") == 0)
+        return &op_s3_get_object_tagging;
+    if (strcmp(m, "DELETE") == 0)
+        return &op_s3_delete_object_tagging;
+    return &op_method_not_allowed;
+}
+
+static const struct s3_opdef *
 route_object(const struct s3_req *r, const char *m)
 {
     bool upload = s3_has_param(r, "uploadId");
 
+    if (s3_has_param(r, "tagging"))
+        return route_object_tagging(m);
     if (strcmp(m, "POST") == 0) {
         if (s3_has_param(r, "uploads"))
             return &op_s3_create_multipart;
@@ -235,10 +309,10 @@ route_object(const struct s3_req *r, const char *m)
     }
     if (strcmp(m, "PUT") == 0) {
         if (s3_has_param(r, "partNumber") && upload)
-            return s3_header(r, "x-amz-copy-source") ? &op_not_implemented
-                                                    : &op_s3_upload_part;
+            return s3_header(r, "x-amz-copy-source")
+                   ? &op_s3_upload_part_copy : &op_s3_upload_part;
         if (s3_header(r, "x-amz-copy-source"))
-            return &op_not_implemented;
+            return &op_s3_copy_object;
         return &op_s3_put_object;
     }
     if (strcmp(m, "DELETE") == 0)
@@ -290,6 +364,7 @@ authenticate(struct s3_req *r)
     sr.now_ms = time_now_ms();
     sr.region = r->app->cfg.region;
     sr.service = "s3";
+    sr.vhost_bucket = vhost_len(r) > 0 ? r->bucket : NULL;
     return auth_sigv4_verify(r->app->creds, &sr, NULL, &r->auth, &r->d);
 }
 
@@ -405,6 +480,17 @@ req_free(struct http_exchange *x)
     x->state = NULL;
 }
 
+/* A SigV2 request may not ask for SSE-KMS (sse.md §9). */
+static int
+sigv2_kms_header(struct s3_req *r)
+{
+    const char *sse = s3_header(r, "x-amz-server-side-encryption");
+
+    if (sse == NULL || strncmp(sse, "aws:kms", 7) != 0)
+        return 0;
+    return s3_check_sigv2_kms(r, SSE_MODE_KMS);
+}
+
 void
 s3_begin(struct http_exchange *x)
 {
@@ -431,6 +517,8 @@ s3_begin(struct http_exchange *x)
              r->key ? "/" : "", r->key ? r->key : "");
 
     rc = authenticate(r);
+    if (rc == 0)
+        rc = sigv2_kms_header(r);
     if (rc == 0)
         rc = s3_identity_load(r);
     if (rc != 0) {

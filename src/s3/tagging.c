@@ -107,9 +107,8 @@ authorize_object(struct s3_req *r, const char *action, const char *stored,
 /*
  * The x-amz-tagging header of a write, validated, in its stored form
  * into *out (malloc'd; NULL without the header or with an empty set).
- * Storing tags also takes s3:PutObjectTagging (policy.md §7).  0,
- * CERR_INVALID_ARGUMENT, CERR_INVALID_TAG, CERR_ACCESS_DENIED,
- * CERR_NOMEM; details in r->d.
+ * The caller has authorized s3:PutObjectTagging (policy.md §7).  0,
+ * CERR_INVALID_ARGUMENT, CERR_INVALID_TAG, CERR_NOMEM; details in r->d.
  */
 int
 s3_tagging_from_request(struct s3_req *r, char **out)
@@ -124,8 +123,6 @@ s3_tagging_from_request(struct s3_req *r, char **out)
     rc = s3_tagset_parse_query(h, &t, &r->d);
     if (rc == 0)
         rc = s3_tagset_check(&t, false, &r->d);
-    if (rc == 0)
-        rc = authorize_object(r, "s3:PutObjectTagging", NULL, &t);
     if (rc == 0)
         rc = s3_tagset_to_query(&t, out);
     s3_tagset_free(&t);
@@ -150,9 +147,12 @@ peek_tags(struct s3_req *r, char **tagging, int *found)
     meta_object_clear(&o);
 }
 
+/* A missing key is 403 to a caller who may not list the bucket. */
 static int
 missing_object(struct s3_req *r, int found)
 {
+    if (found == CERR_NO_SUCH_KEY)
+        found = s3_authorize_missing(r);
     if (found == CERR_NO_SUCH_KEY)
         snprintf(r->d.key, sizeof(r->d.key), "%s", r->key);
     if (found == CERR_NO_SUCH_BUCKET)
@@ -185,7 +185,7 @@ put_object_tags(struct s3_req *r)
     if (rc == 0)
         rc = meta_object_set_tagging(r->app->meta, r->bucket, r->key, text);
     if (rc == CERR_NO_SUCH_KEY || rc == CERR_NO_SUCH_BUCKET)
-        missing_object(r, rc);
+        rc = missing_object(r, rc);
     s3_tagset_free(&t);
     free(stored);
     free(text);
@@ -203,6 +203,7 @@ put_object_tagging_finish(struct s3_req *r)
         s3_reply_empty(r, 200);
 }
 
+/* PUT /bucket/key?tagging: replaces the object's tag set (200). */
 void
 s3_put_object_tagging(struct s3_req *r)
 {
@@ -212,6 +213,7 @@ s3_put_object_tagging(struct s3_req *r)
         s3_fail(r, rc);
 }
 
+/* GET /bucket/key?tagging: the tag set, <TagSet/> when untagged. */
 void
 s3_get_object_tagging(struct s3_req *r)
 {
@@ -239,6 +241,7 @@ s3_get_object_tagging(struct s3_req *r)
     s3_reply_xml(r, 200, &b);
 }
 
+/* DELETE /bucket/key?tagging: the object keeps no tags (204). */
 void
 s3_delete_object_tagging(struct s3_req *r)
 {
@@ -253,7 +256,7 @@ s3_delete_object_tagging(struct s3_req *r)
     if (rc == 0)
         rc = meta_object_set_tagging(r->app->meta, r->bucket, r->key, NULL);
     if (rc == CERR_NO_SUCH_KEY || rc == CERR_NO_SUCH_BUCKET)
-        missing_object(r, rc);
+        rc = missing_object(r, rc);
     if (rc != 0)
         s3_fail(r, rc);
     else
@@ -296,6 +299,7 @@ put_bucket_tagging_finish(struct s3_req *r)
         s3_reply_empty(r, 204);
 }
 
+/* PUT /bucket?tagging: replaces the bucket's tag set (204). */
 void
 s3_put_bucket_tagging(struct s3_req *r)
 {
@@ -310,6 +314,7 @@ s3_put_bucket_tagging(struct s3_req *r)
         s3_fail(r, rc);
 }
 
+/* GET /bucket?tagging: the tag set, or 404 NoSuchTagSet. */
 void
 s3_get_bucket_tagging(struct s3_req *r)
 {
@@ -329,6 +334,7 @@ s3_get_bucket_tagging(struct s3_req *r)
     s3_reply_xml(r, 200, &b);
 }
 
+/* DELETE /bucket?tagging: 204, also when there were none. */
 void
 s3_delete_bucket_tagging(struct s3_req *r)
 {
