@@ -276,6 +276,40 @@ def test_copy_takes_destination_bucket_default(s3, src, dst, key_arn):
     assert s3.get_object(Bucket=dst, Key="d")["Body"].read() == data
 
 
+def test_copy_kms_key_states(s3, kms, src, dst):
+    """KMS errors reach a copy from either side."""
+    source_key = kms.create_key()["KeyMetadata"]["Arn"]
+    dest_key = kms.create_key()["KeyMetadata"]["Arn"]
+    put_sample(s3, src, key="kms", ServerSideEncryption="aws:kms",
+               SSEKMSKeyId=source_key)
+    put_sample(s3, src, key="plain")
+    kms.disable_key(KeyId=source_key)
+    kms.disable_key(KeyId=dest_key)
+    try:
+        with pytest.raises(ClientError) as e:
+            s3.copy_object(Bucket=dst, Key="x", CopySource="%s/kms" % src)
+        assert error_of(e) == ("KMS.DisabledException", 400)
+        with pytest.raises(ClientError) as e:
+            s3.copy_object(Bucket=dst, Key="x", CopySource="%s/plain" % src,
+                           ServerSideEncryption="aws:kms",
+                           SSEKMSKeyId=dest_key)
+        assert error_of(e) == ("KMS.DisabledException", 400)
+    finally:
+        kms.enable_key(KeyId=source_key)
+        kms.enable_key(KeyId=dest_key)
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=dst, Key="x", CopySource="%s/plain" % src,
+                       ServerSideEncryption="aws:kms",
+                       SSEKMSKeyId="fake-key-id")
+    assert error_of(e) == ("KMS.NotFoundException", 400)
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=dst, Key="x",
+                       CopySource="%s/%s" % (src, "k" * 1025))
+    assert error_of(e) == ("KeyTooLongError", 400)
+    assert "Contents" not in s3.list_objects_v2(Bucket=dst)
+    s3.copy_object(Bucket=dst, Key="x", CopySource="%s/kms" % src)
+
+
 def test_copy_multipart_source(s3, src, dst):
     chunks = [os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(1000)]
     up = s3.create_multipart_upload(Bucket=src, Key="mp")["UploadId"]

@@ -45,15 +45,16 @@ def bucket(s3):
     return name
 
 
-def raw_put(s3, bucket, key, body, headers=None):
-    """A PUT whose body and headers the test writes itself, signed by
-    boto3 (a before-sign hook swaps the serialized request)."""
+def raw_put(s3, bucket, key, body, md5=True):
+    """A PutObjectTagging whose body the test writes itself, signed by
+    boto3 (a before-sign hook swaps the serialized request); md5=False
+    sends no integrity header at all."""
     def swap(request, **_):
         request.data = body
-        request.headers["Content-MD5"] = base64.b64encode(
-            hashlib.md5(body).digest()).decode()
-        for name, value in (headers or {}).items():
-            request.headers[name] = value
+        del request.headers["Content-MD5"]
+        if md5:
+            request.headers["Content-MD5"] = base64.b64encode(
+                hashlib.md5(body).digest()).decode()
         for name in list(request.headers):
             if name.lower().startswith("x-amz-checksum") or \
                     name.lower() == "x-amz-sdk-checksum-algorithm":
@@ -178,6 +179,9 @@ def test_object_tagging_errors(s3, bucket):
         with pytest.raises(ClientError) as e:
             raw_put(s3, bucket, "k", body)
         assert error_of(e) == ("MalformedXML", 400), body
+    with pytest.raises(ClientError) as e:
+        raw_put(s3, bucket, "k", b"<Tagging><TagSet/></Tagging>", md5=False)
+    assert error_of(e) == ("InvalidRequest", 400)
     raw_put(s3, bucket, "k",
             b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
             b"<TagSet><Tag><Key>ns</Key><Value>ok</Value></Tag></TagSet>"
