@@ -627,11 +627,12 @@ def test_read_after_write_overwrite_and_delete(s3, bucket):
 def test_concurrent_puts_leave_one_complete_winner(http_endpoint, s3,
                                                     bucket):
     """Eight writers PUT different 1 MiB bodies to one key at once, three
-    times each: the object is then one whole body, with its own ETag, and
-    listed once. (Reads while the key changes: the test after this.)"""
+    times each, while two readers keep reading it: every read and the
+    final state is one whole body, with its own ETag, listed once."""
     key = "contended"
     bodies = [os.urandom(MIB) for _ in range(8)]
     etags = {md5_etag(b): b for b in bodies}
+    s3.put_object(Bucket=bucket, Key=key, Body=bodies[0])
 
     def write(body):
         client = http_endpoint.boto3("s3")
@@ -639,9 +640,20 @@ def test_concurrent_puts_leave_one_complete_winner(http_endpoint, s3,
             resp = client.put_object(Bucket=bucket, Key=key, Body=body)
             assert resp["ETag"] == md5_etag(body)
 
-    with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
-        for f in [pool.submit(write, b) for b in bodies]:
+    def read(_):
+        client = http_endpoint.boto3("s3")
+        whole = []
+        for _ in range(10):
+            got = client.get_object(Bucket=bucket, Key=key)
+            whole.append(etags.get(got["ETag"]) == got["Body"].read())
+        return whole
+
+    with concurrent.futures.ThreadPoolExecutor(len(bodies) + 2) as pool:
+        writers = [pool.submit(write, b) for b in bodies]
+        readers = [pool.submit(read, i) for i in range(2)]
+        for f in writers:
             f.result()
+        assert all(all(f.result()) for f in readers)
 
     got = s3.get_object(Bucket=bucket, Key=key)
     assert etags[got["ETag"]] == got["Body"].read()
