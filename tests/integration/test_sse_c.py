@@ -28,12 +28,12 @@ def tls(coffer, aws_files):
     return Endpoint(coffer, aws_files, "https")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def s3(tls):
     return tls.boto3("s3")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def plain_s3(http_endpoint):
     return http_endpoint.boto3("s3")
 

@@ -26,12 +26,12 @@ PENDING = ("KMS.KMSInvalidStateException", 400)
 NOT_FOUND = ("KMS.NotFoundException", 400)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def s3(http_endpoint):
     return http_endpoint.boto3("s3")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def kms(http_endpoint):
     return http_endpoint.boto3("kms")
 

@@ -1,4 +1,5 @@
-"""SSE-S3, SSE-KMS and DSSE-KMS through boto3, over HTTP and HTTPS: the
+"""SSE-S3, SSE-KMS and DSSE-KMS through boto3 (over HTTP, a sample over
+HTTPS too): the
 rows of sse.md section 13 that are not about copies or SSE-C, the reply
 headers of PUT, GET, HEAD, CreateMultipartUpload, UploadPart and
 CompleteMultipartUpload, the bucket default on every write path, the
@@ -14,6 +15,7 @@ import re
 
 import pytest
 
+from clients import Endpoint
 from sse_helpers import (CTX_AB, MIB, ClientError, audit_records, error_of,
                          extra_headers, headers_of, kms_arn, kms_calls,
                          new_bucket, new_key, request_id, set_rule)
@@ -25,14 +27,16 @@ H_BK = "x-amz-server-side-encryption-bucket-key-enabled"
 PART = 5 * MIB
 
 
-@pytest.fixture
-def s3(endpoint):
-    return endpoint.boto3("s3")
+@pytest.fixture(scope="module")
+def s3(http_endpoint):
+    """The modes do not depend on the transport: plain HTTP here, and
+    test_over_https runs a sample of them over HTTPS."""
+    return http_endpoint.boto3("s3")
 
 
-@pytest.fixture
-def kms(endpoint):
-    return endpoint.boto3("kms")
+@pytest.fixture(scope="module")
+def kms(http_endpoint):
+    return http_endpoint.boto3("kms")
 
 
 @pytest.fixture
@@ -631,3 +635,30 @@ def test_empty_object_every_mode(s3, bucket, key):
         got = s3.get_object(Bucket=bucket, Key=name)
         assert got["ContentLength"] == 0
         assert got["Body"].read() == b""
+
+
+def test_over_https(coffer, aws_files):
+    """A sample of the rows above over HTTPS: the same answers."""
+    tls = Endpoint(coffer, aws_files, "https")
+    s3, kms = tls.boto3("s3"), tls.boto3("kms")
+    bucket = new_bucket(s3)
+    key_id, key_arn = new_key(kms)
+    body = os.urandom(70000)
+    assert sse_view(s3.put_object(Bucket=bucket, Key="s3", Body=body)) == {
+        H_SSE: "AES256"}
+    assert_reads(s3, bucket, "s3", body, {H_SSE: "AES256"})
+    want = {H_SSE: "aws:kms", H_KID: key_arn, H_BK: "true"}
+    put = kms_put(s3, bucket, "kms", body, key_id, BucketKeyEnabled=True,
+                  SSEKMSEncryptionContext=CTX_AB)
+    assert sse_view(put) == dict(want, **{H_CTX: CTX_AB})
+    assert_reads(s3, bucket, "kms", body, want)
+    data = os.urandom(PART + 10)
+    up, parts, done = multipart(s3, bucket, "mp", data, {
+        "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id,
+        "BucketKeyEnabled": True})
+    for resp in [up] + parts + [done]:
+        assert sse_view(resp) == want
+    assert_reads(s3, bucket, "mp", data, want)
+    with pytest.raises(ClientError) as e:
+        kms_put(s3, bucket, "bad", b"x", "fake-key-id")
+    assert error_of(e) == ("KMS.NotFoundException", 400)
