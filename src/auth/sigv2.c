@@ -367,6 +367,8 @@ verify(struct auth_creds *c, const struct sigv4_request *r,
         return rc;
     rc = check_signature(r, secret, expires, sig);
     crypto_wipe(secret, sizeof(secret));
+    /* XXX: the reply names no <StringToSign>, which AWS adds to a SigV2
+     * SignatureDoesNotMatch to help a client find its mistake. */
     if (rc == CERR_SIGNATURE_MISMATCH)
         return err_set(d, rc, "The request signature we calculated does "
                        "not match the signature you provided. Check your "
