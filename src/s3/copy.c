@@ -768,36 +768,13 @@ s3_copy_object(struct s3_req *r)
 
 /* ---- UploadPartCopy -------------------------------------------------- */
 
-static int
-part_number(struct s3_req *r, int *out)
-{
-    const char *s = s3_param(r, "partNumber");
-    char *end;
-    long n = strtol(s ? s : "", &end, 10);
-
-    if (s == NULL || *s == '\0' || *end != '\0' || n < 1 ||
-        n > S3_MAX_PARTS) {
-        err_set_argument(&r->d, "partNumber", s);
-        return err_set(&r->d, CERR_INVALID_ARGUMENT, "Part number must be "
-                       "an integer between 1 and 10000, inclusive");
-    }
-    *out = (int)n;
-    return 0;
-}
-
 /* The open upload, authorized as parts are: with its Create's headers. */
 static int
 part_upload(struct s3_req *r, struct copy_state *st)
 {
-    const char *id = s3_param(r, "uploadId");
     struct meta_upload *u = &st->up;
-    int rc;
+    int rc = s3_upload_fetch(r, u);
 
-    if ((rc = s3_load_bucket(r)) != 0)
-        return rc;
-    rc = meta_upload_get(r->app->meta, r->bucket, r->key, id, u);
-    if (rc == CERR_NO_SUCH_UPLOAD)
-        snprintf(r->d.upload_id, sizeof(r->d.upload_id), "%s", id);
     if (rc != 0)
         return rc;
     return authorize_dest(r, st, u->req_sse[0] ? u->req_sse : NULL,
@@ -816,7 +793,7 @@ part_prepare(struct s3_req *r, struct copy_state *st, int64_t *first,
     if ((rc = src_locate(r, &st->src)) != 0 ||
         (rc = part_upload(r, st)) != 0 ||
         (rc = authorize_source(r, &st->src)) != 0 ||
-        (rc = part_number(r, &st->part_number)) != 0)
+        (rc = s3_part_number(r, &st->part_number)) != 0)
         return rc;
     rc = sse_parse_request(h, SSE_OP_PART, secure, plain, &st->sreq, &r->d);
     if (rc == 0)

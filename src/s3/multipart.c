@@ -124,9 +124,12 @@ s3_create_multipart(struct s3_req *r)
     s3_reply_xml(r, 200, &b);
 }
 
-/* The open upload named by ?uploadId, authorized as a PutObject. */
-static int
-load_upload(struct s3_req *r, struct meta_upload *u)
+/*
+ * The open upload named by ?uploadId, not yet authorized: parts and part
+ * copies are judged by their Create's headers, each with its own context.
+ */
+int
+s3_upload_fetch(struct s3_req *r, struct meta_upload *u)
 {
     const char *id = s3_param(r, "uploadId");
     int rc;
@@ -136,6 +139,15 @@ load_upload(struct s3_req *r, struct meta_upload *u)
     rc = meta_upload_get(r->app->meta, r->bucket, r->key, id, u);
     if (rc == CERR_NO_SUCH_UPLOAD)
         snprintf(r->d.upload_id, sizeof(r->d.upload_id), "%s", id);
+    return rc;
+}
+
+/* The open upload, authorized as a PutObject with its Create's headers. */
+static int
+load_upload(struct s3_req *r, struct meta_upload *u)
+{
+    int rc = s3_upload_fetch(r, u);
+
     if (rc != 0)
         return rc;
     return s3_authorize_put(r, u->req_sse[0] ? u->req_sse : NULL,
@@ -143,8 +155,9 @@ load_upload(struct s3_req *r, struct meta_upload *u)
                                                  : NULL);
 }
 
-static int
-part_number(struct s3_req *r, int *out)
+/* ?partNumber, 1 to 10000; else 400 InvalidArgument naming it. */
+int
+s3_part_number(struct s3_req *r, int *out)
 {
     const char *s = s3_param(r, "partNumber");
     char *end;
@@ -223,7 +236,7 @@ part_start(struct s3_req *r, struct part_state *st)
     int rc;
 
     if ((rc = load_upload(r, &st->up)) != 0 ||
-        (rc = part_number(r, &st->part_number)) != 0)
+        (rc = s3_part_number(r, &st->part_number)) != 0)
         return rc;
     rc = sse_parse_request(&r->x->req.headers, SSE_OP_PART,
                            r->x->req.secure, r->app->cfg.allow_plain_ssec,

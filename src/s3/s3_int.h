@@ -229,6 +229,8 @@ void s3_get_object(struct s3_req *r);
 void s3_head_object(struct s3_req *r);
 void s3_delete_object(struct s3_req *r);
 void s3_delete_objects(struct s3_req *r);
+int s3_upload_fetch(struct s3_req *r, struct meta_upload *u);
+int s3_part_number(struct s3_req *r, int *out);
 void s3_create_multipart(struct s3_req *r);
 void s3_upload_part(struct s3_req *r);
 void s3_complete_multipart(struct s3_req *r);
