@@ -350,43 +350,22 @@ authorize_source(struct s3_req *r, const struct copy_src *s)
 
 /* ---- conditions and checks ------------------------------------------- */
 
-static bool
-etag_matches(const char *cond, const char *etag)
-{
-    char quoted[64];
-
-    s3_quote_etag(etag, quoted, sizeof(quoted));
-    return strcmp(cond, "*") == 0 || strcmp(cond, quoted) == 0 ||
-           strcmp(cond, etag) == 0;
-}
-
-/*
- * The x-amz-copy-source-if-* headers, with GetObject's precedence (a
- * true If-Match overrides If-Unmodified-Since, a true If-None-Match
- * overrides If-Modified-Since); every failure is 412.
- */
+/* The x-amz-copy-source-if-* headers: every failure is 412. */
 static int
 copy_conditions(struct s3_req *r, const struct meta_object *o)
 {
-    const char *im = s3_header(r, "x-amz-copy-source-if-match");
-    const char *inm = s3_header(r, "x-amz-copy-source-if-none-match");
-    const char *ims = s3_header(r, "x-amz-copy-source-if-modified-since");
-    const char *ius = s3_header(r,
-                                "x-amz-copy-source-if-unmodified-since");
-    int64_t t, mtime = o->mtime_ms / 1000 * 1000;
-    const char *failed = NULL;
+    static const char *const names[] = {
+        [S3_COND_IF_MATCH] = "x-amz-copy-source-If-Match",
+        [S3_COND_IF_UNMODIFIED_SINCE] =
+            "x-amz-copy-source-If-Unmodified-Since",
+        [S3_COND_IF_NONE_MATCH] = "x-amz-copy-source-If-None-Match",
+        [S3_COND_IF_MODIFIED_SINCE] = "x-amz-copy-source-If-Modified-Since",
+    };
+    enum s3_cond c = s3_conditions(r, "x-amz-copy-source-", o);
 
-    if (im && !etag_matches(im, o->etag))
-        failed = "x-amz-copy-source-If-Match";
-    else if (!im && ius && time_parse_http(ius, &t) == 0 && mtime > t)
-        failed = "x-amz-copy-source-If-Unmodified-Since";
-    else if (inm && etag_matches(inm, o->etag))
-        failed = "x-amz-copy-source-If-None-Match";
-    else if (!inm && ims && time_parse_http(ims, &t) == 0 && mtime <= t)
-        failed = "x-amz-copy-source-If-Modified-Since";
-    if (failed == NULL)
+    if (c == S3_COND_HOLD)
         return 0;
-    snprintf(r->d.condition, sizeof(r->d.condition), "%s", failed);
+    snprintf(r->d.condition, sizeof(r->d.condition), "%s", names[c]);
     return CERR_PRECONDITION_FAILED;
 }
 

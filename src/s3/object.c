@@ -132,7 +132,6 @@ put_conditions(struct s3_req *r)
     const char *inm = s3_header(r, "if-none-match");
     const char *im = s3_header(r, "if-match");
     struct meta_object o;
-    char etag[64];
     int rc;
 
     if (inm == NULL && im == NULL)
@@ -142,12 +141,10 @@ put_conditions(struct s3_req *r)
         return rc;
     if (rc == CERR_NO_SUCH_KEY)
         return im ? CERR_NO_SUCH_KEY : 0;
-    s3_quote_etag(o.etag, etag, sizeof(etag));
     rc = 0;
     if (inm && strcmp(inm, "*") == 0)
         rc = CERR_PRECONDITION_FAILED;
-    if (im && strcmp(im, "*") != 0 && strcmp(im, etag) != 0 &&
-        strcmp(im, o.etag) != 0)
+    if (im && !s3_etag_matches(im, o.etag))
         rc = CERR_PRECONDITION_FAILED;
     meta_object_clear(&o);
     return rc;

@@ -185,8 +185,9 @@ parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last,
     return true;
 }
 
-static bool
-etag_matches(const char *cond, const char *etag)
+/* Does an If-Match / If-None-Match value name this ETag (or "*")? */
+bool
+s3_etag_matches(const char *cond, const char *etag)
 {
     char quoted[64];
 
@@ -195,25 +196,55 @@ etag_matches(const char *cond, const char *etag)
            strcmp(cond, etag) == 0;
 }
 
-/* The conditional headers of GetObject, with S3's precedence. */
+/*
+ * The first of the four conditional headers (each named `prefix` +
+ * "if-match" and so on) that fails for `o`, with S3's precedence: a true
+ * If-Match overrides If-Unmodified-Since, a true If-None-Match overrides
+ * If-Modified-Since.  GetObject and CopyObject answer a failure
+ * differently.
+ */
+enum s3_cond
+s3_conditions(struct s3_req *r, const char *prefix,
+              const struct meta_object *o)
+{
+    char name[64];
+    const char *im, *inm, *ims, *ius;
+    int64_t t, mtime = o->mtime_ms / 1000 * 1000;
+
+    snprintf(name, sizeof(name), "%sif-match", prefix);
+    im = s3_header(r, name);
+    snprintf(name, sizeof(name), "%sif-none-match", prefix);
+    inm = s3_header(r, name);
+    snprintf(name, sizeof(name), "%sif-modified-since", prefix);
+    ims = s3_header(r, name);
+    snprintf(name, sizeof(name), "%sif-unmodified-since", prefix);
+    ius = s3_header(r, name);
+
+    if (im && !s3_etag_matches(im, o->etag))
+        return S3_COND_IF_MATCH;
+    if (!im && ius && time_parse_http(ius, &t) == 0 && mtime > t)
+        return S3_COND_IF_UNMODIFIED_SINCE;
+    if (inm && s3_etag_matches(inm, o->etag))
+        return S3_COND_IF_NONE_MATCH;
+    if (!inm && ims && time_parse_http(ims, &t) == 0 && mtime <= t)
+        return S3_COND_IF_MODIFIED_SINCE;
+    return S3_COND_HOLD;
+}
+
+/* GetObject: a failed match is 412, an unchanged object 304. */
 static int
 check_conditions(struct s3_req *r, const struct meta_object *o)
 {
-    const char *im = s3_header(r, "if-match");
-    const char *inm = s3_header(r, "if-none-match");
-    const char *ims = s3_header(r, "if-modified-since");
-    const char *ius = s3_header(r, "if-unmodified-since");
-    int64_t t, mtime = o->mtime_ms / 1000 * 1000;
-
-    if (im && !etag_matches(im, o->etag))
+    switch (s3_conditions(r, "", o)) {
+    case S3_COND_IF_MATCH:
+    case S3_COND_IF_UNMODIFIED_SINCE:
         return CERR_PRECONDITION_FAILED;
-    if (!im && ius && time_parse_http(ius, &t) == 0 && mtime > t)
-        return CERR_PRECONDITION_FAILED;
-    if (inm && etag_matches(inm, o->etag))
+    case S3_COND_IF_NONE_MATCH:
+    case S3_COND_IF_MODIFIED_SINCE:
         return CERR_NOT_MODIFIED;
-    if (!inm && ims && time_parse_http(ims, &t) == 0 && mtime <= t)
-        return CERR_NOT_MODIFIED;
-    return 0;
+    default:
+        return 0;
+    }
 }
 
 static const char *const overrides[][2] = {

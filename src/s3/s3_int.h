@@ -231,6 +231,18 @@ void s3_delete_object(struct s3_req *r);
 void s3_delete_objects(struct s3_req *r);
 int s3_upload_fetch(struct s3_req *r, struct meta_upload *u);
 int s3_part_number(struct s3_req *r, int *out);
+/* read.c: conditional requests */
+enum s3_cond {
+    S3_COND_HOLD,
+    S3_COND_IF_MATCH,
+    S3_COND_IF_UNMODIFIED_SINCE,
+    S3_COND_IF_NONE_MATCH,
+    S3_COND_IF_MODIFIED_SINCE,
+};
+bool s3_etag_matches(const char *cond, const char *etag);
+enum s3_cond s3_conditions(struct s3_req *r, const char *prefix,
+                           const struct meta_object *o);
+
 void s3_create_multipart(struct s3_req *r);
 void s3_upload_part(struct s3_req *r);
 void s3_complete_multipart(struct s3_req *r);
