@@ -77,30 +77,38 @@ bad_source(const char *value, struct err_detail *d)
                    "the source bucket and key: sourcebucket/sourcekey");
 }
 
-/* "versionId=..." after the '?': only the null version exists here. */
+/*
+ * The query after the '?' of x-amz-copy-source, where S3 reads only
+ * versionId.  Only the null version exists here, so a copy naming any
+ * other is refused as s3_version_id_check says (never served from the
+ * current object).
+ */
 static int
 check_version(const char *query, struct err_detail *d)
 {
-    const char *v = strstr(query, "versionId=");
+    const char *p = query;
+    char v[128];
 
-    if (v == NULL || (v != query && v[-1] != '&'))
-        return 0;
-    v += strlen("versionId=");
-    if (strncmp(v, "null", 4) == 0 && (v[4] == '\0' || v[4] == '&'))
-        return 0;
-    /* XXX: no object versions: a copy naming a version other than "null"
-     * gets 501 NotImplemented. */
-    return err_set(d, CERR_NOT_IMPLEMENTED, "coffer keeps no object "
-                   "versions; x-amz-copy-source may name only versionId "
-                   "null");
+    while (*p) {
+        size_t len = strcspn(p, "&");
+
+        if (len >= 10 && strncmp(p, "versionId=", 10) == 0) {
+            snprintf(v, sizeof(v), "%.*s", (int)(len - 10), p + 10);
+            return s3_version_id_check(v, "versionId", d);
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    return 0;
 }
 
 /*
  * Split an x-amz-copy-source value ("bucket/key", URL-encoded, with an
  * optional leading '/' and "?versionId=") into bucket and the decoded
  * key (*key malloc'd).  0, CERR_INVALID_ARGUMENT (no bucket or key, a
- * broken escape), CERR_KEY_TOO_LONG, CERR_NOT_IMPLEMENTED (a version),
- * CERR_NOMEM.
+ * broken escape, a key that is not UTF-8, a version other than null),
+ * CERR_KEY_TOO_LONG, CERR_NOMEM.
  */
 int
 s3_copy_source_parse(const char *value, char bucket[64], char **key,
@@ -116,7 +124,7 @@ s3_copy_source_parse(const char *value, char bucket[64], char **key,
         return rc;
     if ((dec = malloc(len + 1)) == NULL)
         return CERR_NOMEM;
-    if (uri_decode(p, len, dec, NULL) != 0 ||
+    if (uri_decode(p, len, dec, NULL) != 0 || !s3_utf8_valid(dec) ||
         (slash = strchr(dec, '/')) == NULL || slash == dec ||
         slash[1] == '\0' || (blen = (size_t)(slash - dec)) >= 64) {
         free(dec);

@@ -37,7 +37,7 @@ put_text(struct buf *b, const char *tag, const char *text, bool url)
     if (url)
         uri_encode(b, text, strlen(text), true);
     else
-        buf_put_xml(b, text);
+        s3_xml_put(b, text);
     buf_printf(b, "</%s>", tag);
 }
 
@@ -432,7 +432,7 @@ s3_list_parts(struct s3_req *r)
 
     s3_xml_open(&b, "ListPartsResult");
     buf_put_xml_elem(&b, "Bucket", r->bucket);
-    buf_put_xml_elem(&b, "Key", r->key);
+    s3_xml_put_elem(&b, "Key", r->key);
     buf_put_xml_elem(&b, "UploadId", id);
     owner_xml(r, &b, "Initiator");
     owner_xml(r, &b, "Owner");
@@ -461,7 +461,7 @@ upload_xml(struct s3_req *r, struct buf *b, const struct meta_upload *u)
 
     time_iso8601(u->created_ms, when);
     buf_puts(b, "<Upload>");
-    buf_put_xml_elem(b, "Key", u->key);
+    s3_xml_put_elem(b, "Key", u->key);
     buf_put_xml_elem(b, "UploadId", u->upload_id);
     owner_xml(r, b, "Initiator");
     owner_xml(r, b, "Owner");
@@ -514,7 +514,7 @@ walk_uploads(struct s3_req *r, struct upload_page *pg, const char *km,
             pg->count++;
             if (folded) {
                 buf_puts(&pg->entries, "<CommonPrefixes>");
-                buf_put_xml_elem(&pg->entries, "Prefix", cp.data);
+                s3_xml_put_elem(&pg->entries, "Prefix", cp.data);
                 buf_puts(&pg->entries, "</CommonPrefixes>");
                 /* 0xff never occurs in UTF-8: skip the whole prefix. */
                 snprintf(key, sizeof(key), "%s\xff", cp.data);
@@ -559,15 +559,15 @@ s3_list_uploads(struct s3_req *r)
 
     s3_xml_open(&b, "ListMultipartUploadsResult");
     buf_put_xml_elem(&b, "Bucket", r->bucket);
-    buf_put_xml_elem(&b, "KeyMarker", km ? km : "");
-    buf_put_xml_elem(&b, "UploadIdMarker", im ? im : "");
+    s3_xml_put_elem(&b, "KeyMarker", km ? km : "");
+    s3_xml_put_elem(&b, "UploadIdMarker", im ? im : "");
     if (pg.truncated) {
-        buf_put_xml_elem(&b, "NextKeyMarker", pg.next_key);
-        buf_put_xml_elem(&b, "NextUploadIdMarker", pg.next_id);
+        s3_xml_put_elem(&b, "NextKeyMarker", pg.next_key);
+        s3_xml_put_elem(&b, "NextUploadIdMarker", pg.next_id);
     }
-    buf_put_xml_elem(&b, "Prefix", pg.prefix);
+    s3_xml_put_elem(&b, "Prefix", pg.prefix);
     if (pg.delimiter)
-        buf_put_xml_elem(&b, "Delimiter", pg.delimiter);
+        s3_xml_put_elem(&b, "Delimiter", pg.delimiter);
     buf_printf(&b, "<MaxUploads>%zu</MaxUploads>", pg.max);
     buf_printf(&b, "<IsTruncated>%s</IsTruncated>",
                pg.truncated ? "true" : "false");

@@ -116,7 +116,7 @@ s3_create_multipart(struct s3_req *r)
         http_header(r->x, "x-amz-checksum-algorithm", u.checksum_alg);
     s3_xml_open(&b, "InitiateMultipartUploadResult");
     buf_put_xml_elem(&b, "Bucket", r->bucket);
-    buf_put_xml_elem(&b, "Key", r->key);
+    s3_xml_put_elem(&b, "Key", r->key);
     buf_put_xml_elem(&b, "UploadId", u.upload_id);
     buf_puts(&b, "</InitiateMultipartUploadResult>");
     sse_request_clear(&sreq);
@@ -448,10 +448,10 @@ complete_reply(struct s3_req *r, const struct meta_upload *u,
     buf_putc(&b, '/');
     buf_put_xml(&b, o->bucket);
     buf_putc(&b, '/');
-    buf_put_xml(&b, o->key);
+    uri_encode(&b, o->key, strlen(o->key), true);
     buf_puts(&b, "</Location>");
     buf_put_xml_elem(&b, "Bucket", o->bucket);
-    buf_put_xml_elem(&b, "Key", o->key);
+    s3_xml_put_elem(&b, "Key", o->key);
     buf_put_xml_elem(&b, "ETag", etag);
     if (o->checksum[0]) {
         char tag[32];

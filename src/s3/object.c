@@ -212,8 +212,12 @@ s3_put_object(struct s3_req *r)
     }
 }
 
+/*
+ * Delete `key`; `version` (NULL when not given) must name the null
+ * version, the only one an object has here, or nothing is deleted.
+ */
 static int
-delete_one(struct s3_req *r, const char *key)
+delete_one(struct s3_req *r, const char *key, const char *version)
 {
     struct meta_garbage old = { NULL, 0 };
     struct buf arn = BUF_INIT;
@@ -222,6 +226,8 @@ delete_one(struct s3_req *r, const char *key)
     s3_bucket_arn(r->bucket, key, &arn);
     rc = s3_authorize(r, "s3:DeleteObject", arn.data, NULL);
     buf_free(&arn);
+    if (rc == 0)
+        rc = s3_version_id_check(version, "versionId", &r->d);
     if (rc == 0)
         rc = meta_object_delete(r->app->meta, r->bucket, key, &old);
     if (rc == 0)
@@ -235,33 +241,44 @@ s3_delete_object(struct s3_req *r)
     int rc = s3_load_bucket(r);
 
     if (rc == 0)
-        rc = delete_one(r, r->key);
+        rc = delete_one(r, r->key, s3_param(r, "versionId"));
     if (rc != 0)
         s3_fail(r, rc);
     else
         s3_reply_empty(r, 204);
 }
 
+/*
+ * One entry of a DeleteObjects result; the version, when the request
+ * named one, is echoed as S3 does.  A failure's message is the one the
+ * check left in r->d, else the code's own.
+ */
 static void
-delete_result(struct s3_req *r, struct buf *b, const char *key, int rc,
-              bool quiet)
+delete_result(struct s3_req *r, struct buf *b, const char *key,
+              const char *version, int rc, bool quiet)
 {
     const struct err_info *e;
 
     if (rc == 0) {
         if (!quiet) {
             buf_puts(b, "<Deleted>");
-            buf_put_xml_elem(b, "Key", key);
+            s3_xml_put_elem(b, "Key", key);
+            if (version != NULL)
+                s3_xml_put_elem(b, "VersionId", version);
             buf_puts(b, "</Deleted>");
         }
         return;
     }
     e = err_lookup(rc);
     buf_puts(b, "<Error>");
-    buf_put_xml_elem(b, "Key", key);
+    s3_xml_put_elem(b, "Key", key);
+    if (version != NULL)
+        s3_xml_put_elem(b, "VersionId", version);
     buf_put_xml_elem(b, "Code", e->s3_code ? e->s3_code : "InternalError");
-    buf_put_xml_elem(b, "Message", e->message);
+    s3_xml_put_elem(b, "Message", r->d.message[0] ? r->d.message
+                                                  : e->message);
     buf_puts(b, "</Error>");
+    err_clear(&r->d);
 }
 
 static void
@@ -288,13 +305,15 @@ delete_objects_finish(struct s3_req *r)
     for (obj = s3_xml_child(root, "Object"); obj;
          obj = s3_xml_next(obj, "Object")) {
         char *key = s3_xml_text(obj, "Key");
+        char *ver = s3_xml_text(obj, "VersionId");
 
         if (key == NULL || !key[0])
-            delete_result(r, &b, key ? key : "", CERR_INVALID_ARGUMENT,
+            delete_result(r, &b, key ? key : "", ver, CERR_INVALID_ARGUMENT,
                           false);
         else
-            delete_result(r, &b, key, delete_one(r, key), q);
+            delete_result(r, &b, key, ver, delete_one(r, key, ver), q);
         free(key);
+        free(ver);
     }
     buf_puts(&b, "</DeleteResult>");
     s3_xml_free(doc);

@@ -140,7 +140,40 @@ parse_query(struct s3_req *r, const char *q)
     return 0;
 }
 
-/* The key: the rest of the path, decoded once; may hold '/'. */
+/*
+ * A version id, `v` as sent in `arg`.  coffer keeps no versions: every
+ * object has only the null version, so "null" names the current object
+ * and any other id names nothing.  S3 answers an id on an unversioned
+ * bucket with 400 InvalidArgument (an empty one with its own message),
+ * never with the current object.  0 or CERR_INVALID_ARGUMENT.
+ */
+int
+s3_version_id_check(const char *v, const char *arg, struct err_detail *d)
+{
+    if (v == NULL || strcmp(v, "null") == 0)
+        return 0;
+    err_set_argument(d, arg, v);
+    if (v[0] == '\0')
+        return err_set(d, CERR_INVALID_ARGUMENT, "Version id cannot be "
+                       "the empty string");
+    return err_set(d, CERR_INVALID_ARGUMENT, "Invalid version id "
+                   "specified");
+}
+
+/* The request's ?versionId, checked as s3_version_id_check does. */
+int
+s3_version_check(struct s3_req *r)
+{
+    return s3_version_id_check(s3_param(r, "versionId"), "versionId",
+                               &r->d);
+}
+
+/*
+ * The key: the rest of the path, decoded once; may hold '/'.  S3 keys
+ * are UTF-8: other bytes are refused, as S3 refuses them (its code is
+ * InvalidURI; coffer's table has no such code and answers 400
+ * InvalidRequest with S3's message).
+ */
 static int
 parse_key(struct s3_req *r, const char *raw)
 {
@@ -153,6 +186,9 @@ parse_key(struct s3_req *r, const char *raw)
         return CERR_NOMEM;
     if (uri_decode(raw, klen, r->key, &klen) != 0)
         return CERR_INVALID_ARGUMENT;
+    if (!s3_utf8_valid(r->key))
+        return err_set(&r->d, CERR_INVALID_ARGUMENT, "Couldn't parse the "
+                       "specified URI.");
     if (klen > S3_MAX_KEY)
         return CERR_KEY_TOO_LONG;
     return 0;

@@ -75,6 +75,9 @@ bool s3_has_param(const struct s3_req *r, const char *name);
 const char *s3_header(const struct s3_req *r, const char *lname);
 int s3_load_bucket(struct s3_req *r);
 void s3_caller_fill(struct s3_req *r);
+int s3_version_id_check(const char *v, const char *arg,
+                        struct err_detail *d);
+int s3_version_check(struct s3_req *r);
 
 /* reply.c */
 void s3_fail(struct s3_req *r, int code);
@@ -86,6 +89,10 @@ void s3_xml_open(struct buf *b, const char *root);
 void s3_add_sse_headers(struct s3_req *r, const struct meta_sse *rec,
                         const struct sse_request *req, enum sse_op op);
 void s3_quote_etag(const char *etag, char *out, size_t cap);
+size_t s3_utf8_next(const char *s, size_t n, uint32_t *cp);
+bool s3_utf8_valid(const char *s);
+void s3_xml_put(struct buf *b, const char *s);
+void s3_xml_put_elem(struct buf *b, const char *tag, const char *text);
 
 /* authz.c */
 struct policy_ctx;

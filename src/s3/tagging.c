@@ -131,6 +131,22 @@ s3_tagging_from_request(struct s3_req *r, char **out)
 
 /* ---- object tagging -------------------------------------------------- */
 
+/*
+ * The action of a Put, Get or Delete on an object's tags: with
+ * ?versionId, S3 authorizes the ...ObjectVersionTagging action.
+ */
+static const char *
+tag_action(const struct s3_req *r, const char *verb)
+{
+    bool v = s3_has_param(r, "versionId");
+
+    if (strcmp(verb, "Put") == 0)
+        return v ? "s3:PutObjectVersionTagging" : "s3:PutObjectTagging";
+    if (strcmp(verb, "Get") == 0)
+        return v ? "s3:GetObjectVersionTagging" : "s3:GetObjectTagging";
+    return v ? "s3:DeleteObjectVersionTagging" : "s3:DeleteObjectTagging";
+}
+
 /* The object's stored tags (NULL: none) into *tagging; *found is the
  * lookup's outcome, kept for after authorization. */
 static void
@@ -169,8 +185,10 @@ put_object_tags(struct s3_req *r)
 
     peek_tags(r, &stored, &found);
     parsed = s3_tagset_parse_xml(&r->xml, &t, &r->d);
-    rc = authorize_object(r, "s3:PutObjectTagging", stored,
+    rc = authorize_object(r, tag_action(r, "Put"), stored,
                           parsed == 0 ? &t : NULL);
+    if (rc == 0)
+        rc = s3_version_check(r);
     if (rc == 0 && !s3_has_integrity_header(r))
         rc = err_set(&r->d, CERR_INVALID_REQUEST, "Missing required header "
                      "for this request: Content-MD5");
@@ -224,15 +242,20 @@ s3_get_object_tagging(struct s3_req *r)
 
     memset(&t, 0, sizeof(t));
     peek_tags(r, &stored, &found);
-    rc = authorize_object(r, "s3:GetObjectTagging", stored, NULL);
+    rc = authorize_object(r, tag_action(r, "Get"), stored, NULL);
+    if (rc == 0)
+        rc = s3_version_check(r);
     if (rc == 0 && found != 0)
         rc = missing_object(r, found);
-    if (rc == 0 && stored != NULL)
-        rc = s3_tagset_parse_query(stored, &t, NULL);
+    /* Stored tags that do not parse are damage, not a bad request. */
+    if (rc == 0 && stored != NULL &&
+        (rc = s3_tagset_parse_query(stored, &t, NULL)) ==
+        CERR_INVALID_ARGUMENT)
+        rc = CERR_CORRUPT;
     free(stored);
     if (rc != 0) {
         s3_tagset_free(&t);
-        s3_fail(r, rc == CERR_INVALID_ARGUMENT ? CERR_CORRUPT : rc);
+        s3_fail(r, rc);
         return;
     }
     buf_puts(&b, S3_XML_DECL);
@@ -249,8 +272,10 @@ s3_delete_object_tagging(struct s3_req *r)
     int found, rc;
 
     peek_tags(r, &stored, &found);
-    rc = authorize_object(r, "s3:DeleteObjectTagging", stored, NULL);
+    rc = authorize_object(r, tag_action(r, "Delete"), stored, NULL);
     free(stored);
+    if (rc == 0)
+        rc = s3_version_check(r);
     if (rc == 0 && found != 0)
         rc = missing_object(r, found);
     if (rc == 0)

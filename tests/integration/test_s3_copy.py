@@ -216,7 +216,7 @@ def test_copy_errors(s3, src, dst):
         ({"CopySource": src}, ("InvalidArgument", 400)),
         ({"CopySource": "%s/" % src}, ("InvalidArgument", 400)),
         ({"CopySource": "%s/dir/a b+c.txt?versionId=3HL4kqtJ" % src},
-         ("NotImplemented", 501)),
+         ("InvalidArgument", 400)),
         ({"CopySource": "%s/dir/a b+c.txt" % src,
           "MetadataDirective": "MERGE"}, ("InvalidArgument", 400)),
         ({"CopySource": "%s/dir/a b+c.txt" % src,
