@@ -12,7 +12,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
@@ -55,24 +54,9 @@ crypto_wipe(void *p, size_t len)
 }
 
 void
-crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
-{
-    EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
-}
-
-void
 crypto_md5(const void *data, size_t len, uint8_t out[CRYPTO_MD5_LEN])
 {
     EVP_Digest(data, len, out, NULL, EVP_md5(), NULL);
-}
-
-void
-crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
-                   size_t len, uint8_t out[CRYPTO_SHA256_LEN])
-{
-    unsigned int n = CRYPTO_SHA256_LEN;
-
-    HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &n);
 }
 
 struct crypto_hash {
