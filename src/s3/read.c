@@ -8,6 +8,7 @@
  */
 #include "s3/s3_int.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -144,42 +145,61 @@ stream_read(void *ctx, uint64_t pos, void *buf, size_t max, size_t *got)
     return s3_body_reader_read(&gs->br, gs->start + pos, buf, max, got);
 }
 
-/* Parse a single "bytes=" range; false when absent or not parseable. */
+/*
+ * The decimal digits at *p into *out, moving *p past them.  A number
+ * too big for 64 bits saturates: it is still a well-formed position,
+ * past the end of any object.  false when no digit is there (a sign or
+ * a space is not one).
+ */
+static bool
+range_number(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+
+    if (!isdigit((unsigned char)*s))
+        return false;
+    for (; isdigit((unsigned char)*s); s++)
+        v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX
+                                      : v * 10 + (uint64_t)(*s - '0');
+    *out = v;
+    *p = s;
+    return true;
+}
+
+/*
+ * A Range header of one "bytes=" range: "a-b", "a-" or "-n" (the last
+ * n bytes), digits only.  false when absent or not of that form,
+ * which the caller ignores and serves the whole object, as S3 does
+ * (also for a list of ranges, which S3 does not serve).  A well-formed
+ * range that starts past the end, or an empty suffix, sets
+ * *unsatisfiable (416).
+ */
 static bool
 parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last,
             bool *unsatisfiable)
 {
-    unsigned long long a = 0, b = 0;
+    uint64_t a, b = UINT64_MAX;
     const char *p;
-    char *end;
 
     *unsatisfiable = false;
     if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
         return false;
     p = h + 6;
     if (*p == '-') {
-        b = strtoull(p + 1, &end, 10);
-        if (end == p + 1 || *end != '\0')
+        p++;
+        if (!range_number(&p, &b) || *p != '\0')
             return false;
-        if (b == 0 || size == 0) {
-            *unsatisfiable = true;
-            return true;
-        }
+        *unsatisfiable = b == 0 || size == 0;
         *first = b >= size ? 0 : size - b;
         *last = size - 1;
         return true;
     }
-    a = strtoull(p, &end, 10);
-    if (end == p || *end != '-')
+    if (!range_number(&p, &a) || *p++ != '-')
         return false;
-    p = end + 1;
-    b = *p ? strtoull(p, &end, 10) : UINT64_MAX;
-    if (*p && (*end != '\0' || b < a))
+    if (*p != '\0' && (!range_number(&p, &b) || *p != '\0' || b < a))
         return false;
-    if (a >= size) {
-        *unsatisfiable = true;
-        return true;
-    }
+    *unsatisfiable = a >= size;
     *first = a;
     *last = b >= size ? size - 1 : b;
     return true;
@@ -288,17 +308,58 @@ stored_headers(struct s3_req *r, const struct meta_object *o)
 }
 
 /*
- * The headers of a GET or HEAD reply.  The stored checksum goes out only
- * when asked for and only with the whole object (never on a range or a
- * 304, where a client would check it against bytes it did not get).
+ * The checksum a GET or HEAD sends with x-amz-checksum-mode ENABLED:
+ * the object's with the whole object (part 1 of a single PUT is the
+ * whole object), a part's own with a part of a multipart object whose
+ * upload kept checksums, none with a range or a 304, whose bytes no
+ * stored checksum covers.  *type is NULL for a part, whose checksum
+ * is of its bytes alone.
  */
+static const char *
+reply_checksum(const struct meta_object *o, const struct span *sp,
+               bool whole, const char **type)
+{
+    const struct meta_body *b;
+
+    *type = o->checksum_type;
+    if (whole || (sp != NULL && sp->part > 0 && !o->upload_id[0]))
+        return o->checksum[0] ? o->checksum : NULL;
+    if (sp == NULL || sp->part == 0 || !o->checksum_alg[0])
+        return NULL;
+    *type = NULL;
+    b = &o->bodies[sp->part - 1];
+    return b->checksum[0] ? b->checksum : NULL;
+}
+
+/* x-amz-checksum-<alg> (and its type) when the client asked for it. */
+static void
+checksum_headers(struct s3_req *r, const struct meta_object *o,
+                 const struct span *sp, bool whole)
+{
+    const char *mode = s3_header(r, "x-amz-checksum-mode");
+    const char *sum, *type;
+    char name[48];
+    size_t i;
+
+    if (mode == NULL || strcmp(mode, "ENABLED") != 0 ||
+        (sum = reply_checksum(o, sp, whole, &type)) == NULL)
+        return;
+    snprintf(name, sizeof(name), "x-amz-checksum-%s", o->checksum_alg);
+    for (i = 15; name[i]; i++)
+        if (name[i] >= 'A' && name[i] <= 'Z')
+            name[i] = (char)(name[i] + 32);
+    http_header(r->x, name, sum);
+    if (type != NULL && type[0])
+        http_header(r->x, "x-amz-checksum-type", type);
+}
+
+/* The headers of a GET or HEAD reply. */
 static void
 object_headers(struct s3_req *r, const struct meta_object *o,
                const struct sse_request *sreq, const struct span *sp,
                bool whole)
 {
     char etag[64], when[32], n[24];
-    const char *mode = s3_header(r, "x-amz-checksum-mode");
     size_t tags = s3_tagging_count(o->tagging);
 
     s3_quote_etag(o->etag, etag, sizeof(etag));
@@ -317,19 +378,7 @@ object_headers(struct s3_req *r, const struct meta_object *o,
         snprintf(n, sizeof(n), "%zu", o->nbodies);
         http_header(r->x, "x-amz-mp-parts-count", n);
     }
-    /* XXX: a ?partNumber GET or HEAD with x-amz-checksum-mode gets no
-     * checksum, where AWS sends the part's own. */
-    if (mode && strcmp(mode, "ENABLED") == 0 && whole && o->checksum[0]) {
-        char name[48];
-        size_t i;
-
-        snprintf(name, sizeof(name), "x-amz-checksum-%s", o->checksum_alg);
-        for (i = 15; name[i]; i++)
-            if (name[i] >= 'A' && name[i] <= 'Z')
-                name[i] = (char)(name[i] + 32);
-        http_header(r->x, name, o->checksum);
-        http_header(r->x, "x-amz-checksum-type", o->checksum_type);
-    }
+    checksum_headers(r, o, sp, whole);
 }
 
 /* s3:GetObject, with the stored tags as s3:ExistingObjectTag keys. */
@@ -416,6 +465,8 @@ load_object(struct s3_req *r, struct get_stream *gs,
     s3_pins_lookup_end();
     rc = authorize_get(r, found == 0 ? gs->obj.tagging : NULL);
     if (rc != 0 || (rc = s3_load_bucket(r)) != 0)
+        return rc;
+    if ((rc = s3_version_check(r)) != 0)
         return rc;
     rc = sse_parse_request(&r->x->req.headers, SSE_OP_READ, r->x->req.secure,
                            r->app->cfg.allow_plain_ssec, sreq, &r->d);

@@ -93,6 +93,8 @@ def stored(s3, bucket):
     ("bytes=-70000", 30000, 99999),
     ("bytes=90000-200000", 90000, 99999),
     ("bytes=-200000", 0, 99999),
+    ("bytes=0-99999999999999999999999", 0, 99999),
+    ("bytes=-99999999999999999999999", 0, 99999),
 ])
 def test_range_forms(s3, bucket, stored, header, first, last):
     key, data, etag, _ = stored
@@ -106,7 +108,8 @@ def test_range_forms(s3, bucket, stored, header, first, last):
 
 
 @pytest.mark.parametrize("header", ["bytes=100000-", "bytes=100000-100005",
-                                    "bytes=-0"])
+                                    "bytes=-0",
+                                    "bytes=99999999999999999999999-"])
 def test_unsatisfiable_range_is_416(s3, bucket, stored, header):
     key, data, _, _ = stored
     with pytest.raises(ClientError) as e:
@@ -116,8 +119,12 @@ def test_unsatisfiable_range_is_416(s3, bucket, stored, header):
         "bytes */%d" % len(data)
 
 
-@pytest.mark.parametrize("header", ["garbage", "bytes=5-2", "items=0-5",
-                                    "bytes=0-1,5-6"])
+@pytest.mark.parametrize("header", [
+    "garbage", "bytes=5-2", "items=0-5", "bytes=0-1,5-6", "bytes=--1",
+    "bytes=-+1", "bytes=+1-2", "bytes=1-+2", "bytes= 1-2", "bytes=1 -2",
+    "bytes=- 1", "bytes=0x1-2", "bytes=1--2", "bytes=-",
+    "bytes=", "bytes=1", "bytes=1-2-3", "bytes=a-b", "bytes=-1-2",
+    "bytes=0-1,", "bytes=1-\t2"])
 def test_ignored_range_gives_whole_object(s3, bucket, stored, header):
     key, data, _, _ = stored
     resp = s3.get_object(Bucket=bucket, Key=key, Range=header)
