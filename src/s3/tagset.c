@@ -15,8 +15,11 @@
 #include "s3/s3_int.h"
 
 #include <ctype.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 #include <libxml/tree.h>
 
@@ -25,6 +28,14 @@
 
 #define TAG_KEY_MAX 128
 #define TAG_VALUE_MAX 256
+
+static locale_t utf8_locale;
+
+static void
+utf8_locale_open(void)
+{
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
 
 static const char header_msg[] = "The header 'x-amz-tagging' shall be "
     "encoded as UTF-8 then URLEncoded URL query parameters without tag "
@@ -200,19 +211,46 @@ utf8_chars(const char *s)
     return n;
 }
 
+/* Unicode's space separators (Zs, Zl, Zp) past ASCII's one space. */
+static bool
+unicode_space(uint32_t cp)
+{
+    return cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+           cp == 0x3000;
+}
+
 /*
- * Letters, digits, spaces and _ . : / = + - @.  XXX: any non-ASCII
- * character passes, where S3 takes only Unicode letters, digits and
- * spaces: a tag holding an emoji or a non-ASCII symbol is stored instead
- * of refused with InvalidTag.
+ * A letter or number past ASCII, by the C library's Unicode classes
+ * (the C.UTF-8 locale's, whatever the process's locale).  Without that
+ * locale nothing past ASCII passes: refusing a good tag is the safer
+ * error.
+ */
+static bool
+unicode_alnum(uint32_t cp)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, utf8_locale_open);
+    return utf8_locale != (locale_t)0 && iswalnum_l((wint_t)cp, utf8_locale);
+}
+
+/*
+ * S3's tag text: Unicode letters, numbers and spaces plus _ . : / = +
+ * - @, in well-formed UTF-8.
  */
 static bool
 allowed_text(const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    size_t n = strlen(s), len;
+    uint32_t cp;
 
-        if (c < 0x80 && !isalnum(c) && strchr(" _.:/=+-@", c) == NULL)
+    for (; n > 0; s += len, n -= len) {
+        if ((len = s3_utf8_next(s, n, &cp)) == 0)
+            return false;
+        if (cp < 0x80 ? !isalnum((int)cp) && strchr(" _.:/=+-@", (int)cp)
+                                             == NULL
+                      : !unicode_space(cp) && !unicode_alnum(cp))
             return false;
     }
     return true;
@@ -288,8 +326,8 @@ s3_tagset_to_xml(const struct s3_tagset *t, struct buf *b)
     buf_puts(b, "<Tagging xmlns=\"" S3_NS "\"><TagSet>");
     for (i = 0; i < t->n; i++) {
         buf_puts(b, "<Tag>");
-        buf_put_xml_elem(b, "Key", t->v[i].key);
-        buf_put_xml_elem(b, "Value", t->v[i].value);
+        s3_xml_put_elem(b, "Key", t->v[i].key);
+        s3_xml_put_elem(b, "Value", t->v[i].value);
         buf_puts(b, "</Tag>");
     }
     buf_puts(b, "</TagSet></Tagging>");

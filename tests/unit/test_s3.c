@@ -140,7 +140,7 @@ test_tag_lengths_in_characters(void **state)
 {
     struct s3_tagset t;
     char *k128 = repeat("\xc3\xa9", 128), *k129 = repeat("k", 129);
-    char *v256 = repeat("\xe2\x82\xac", 256), *v257 = repeat("v", 257);
+    char *v256 = repeat("\xe6\x97\xa5", 256), *v257 = repeat("v", 257);
 
     (void)state;
     make_tags(&t, 1, "v");
@@ -162,13 +162,54 @@ test_tag_lengths_in_characters(void **state)
 }
 
 static void
+test_xml_text_stays_xml(void **state)
+{
+    struct buf b = BUF_INIT;
+
+    (void)state;
+    s3_xml_put(&b, "a\x01" "b\tc\nd\re\x7f<&>");
+    assert_string_equal(b.data, "a\xef\xbf\xbd" "b\tc\nd&#13;e\x7f"
+                        "&lt;&amp;&gt;");
+    buf_reset(&b);
+    s3_xml_put(&b, "x\xffy\xc3\xa9\xef\xbf\xbe");
+    assert_string_equal(b.data, "x\xef\xbf\xbdy\xc3\xa9\xef\xbf\xbd");
+    buf_free(&b);
+    assert_true(s3_utf8_valid("\xc3\xa9\xf4\x8f\xbf\xbf"));
+    assert_false(s3_utf8_valid("\xf4\x90\x80\x80"));
+    assert_false(s3_utf8_valid("\xe0\x80\xaf"));
+}
+
+static void
+test_version_ids(void **state)
+{
+    struct err_detail d;
+
+    (void)state;
+    err_clear(&d);
+    assert_int_equal(s3_version_id_check(NULL, "versionId", &d), 0);
+    assert_int_equal(s3_version_id_check("null", "versionId", &d), 0);
+    assert_int_equal(s3_version_id_check("Null", "versionId", &d),
+                     CERR_INVALID_ARGUMENT);
+    assert_string_equal(d.message, "Invalid version id specified");
+    assert_string_equal(d.arg_value, "Null");
+    assert_int_equal(s3_version_id_check("", "versionId", &d),
+                     CERR_INVALID_ARGUMENT);
+    assert_string_equal(d.message, "Version id cannot be the empty string");
+}
+
+static void
 test_tag_characters(void **state)
 {
     static const char *const good[] = {
-        "a b", "A_z.0:9/x=y+z-w@v", "\xc3\xa9t\xc3\xa9", NULL,
+        "a b", "A_z.0:9/x=y+z-w@v", "\xc3\xa9t\xc3\xa9",
+        "\xe6\x97\xa5\xe6\x9c\xac", "\xd9\xa3", "a\xc2\xa0" "b",
+        "a\xe3\x80\x80" "b", NULL,
     };
+    /* Symbols, controls, emoji, and bytes that are not UTF-8. */
     static const char *const bad[] = {
-        "a!", "a#", "a*", "a%20", "a\tb", "a\"", "<a>", NULL,
+        "a!", "a#", "a*", "a%20", "a\tb", "a\"", "<a>", "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80", "a\xc2\x85", "a\xff", "\xc3", "\xc0\xaf",
+        "\xed\xa0\x80", NULL,
     };
     struct s3_tagset t;
     size_t i;
@@ -346,9 +387,16 @@ test_copy_source_refusals(void **state)
         assert_string_equal(d.arg_name, "x-amz-copy-source");
     }
     assert_int_equal(s3_copy_source_parse("b/k?versionId=3HL4kqt", bucket,
-                                          &key, NULL), CERR_NOT_IMPLEMENTED);
+                                          &key, NULL), CERR_INVALID_ARGUMENT);
     assert_int_equal(s3_copy_source_parse("b/k?a=1&versionId=x", bucket,
-                                          &key, NULL), CERR_NOT_IMPLEMENTED);
+                                          &key, NULL), CERR_INVALID_ARGUMENT);
+    assert_int_equal(s3_copy_source_parse("b/k?versionId=", bucket,
+                                          &key, NULL), CERR_INVALID_ARGUMENT);
+    assert_int_equal(s3_copy_source_parse("b/k?versionId=null", bucket,
+                                          &key, NULL), 0);
+    free(key);
+    assert_int_equal(s3_copy_source_parse("b/%FF", bucket, &key, NULL),
+                     CERR_INVALID_ARGUMENT);
 
     long_key = repeat("k", 1025);
     buf_printf(&v, "b/%s", long_key);
@@ -422,6 +470,8 @@ main(void)
         cmocka_unit_test(test_tag_counts),
         cmocka_unit_test(test_tag_lengths_in_characters),
         cmocka_unit_test(test_tag_characters),
+        cmocka_unit_test(test_xml_text_stays_xml),
+        cmocka_unit_test(test_version_ids),
         cmocka_unit_test(test_tags_stored_form_round_trips),
         cmocka_unit_test(test_tags_from_xml),
         cmocka_unit_test(test_tags_xml_refusals),
