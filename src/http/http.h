@@ -130,6 +130,16 @@ struct http_server;
 int http_server_start(struct coffer *app, http_begin_fn s3_begin,
                       struct http_server **out, struct err_detail *d);
 
+/*
+ * Check what http_server_start will need from cfg, without serving: the
+ * listen addresses parse and can be bound now, and the TLS certificate
+ * and key files hold a matching pair.  0, or CERR_INVALID_ARGUMENT /
+ * CERR_IO with the reason in d.  main() calls it before it touches the
+ * data directory.
+ */
+int http_server_check(const struct coffer_config *cfg,
+                      struct err_detail *d);
+
 /* Stop accepting, finish the connections in flight, free. */
 void http_server_stop(struct http_server *s);
 

@@ -19,6 +19,13 @@ int http_tls_load(const char *cert_path, const char *key_path,
                   struct err_detail *d);
 
 /*
+ * Check that the files hold a certificate and its key, as http_tls_load
+ * does, without making them current.  0, or CERR_* with the reason in d.
+ */
+int http_tls_check(const char *cert_path, const char *key_path,
+                   struct err_detail *d);
+
+/*
  * The handshake callback for MHD_OPTION_HTTPS_CERT_CALLBACK (a
  * gnutls_certificate_retrieve_function2), as the pointer an option
  * array wants.

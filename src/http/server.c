@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -25,7 +26,30 @@
 #include "util/timefmt.h"
 
 #define HTTP_CONNECTION_LIMIT 1024
-#define HTTP_IDLE_TIMEOUT_S 300
+/*
+ * One source may hold a quarter of the connections: generous for clients
+ * that open many (the CLI's parallel parts, a test run on loopback), yet
+ * an idle flood from one address leaves the rest to everyone else.
+ */
+#define HTTP_PER_IP_LIMIT (HTTP_CONNECTION_LIMIT / 4)
+/*
+ * AWS S3 drops a client that sends nothing for about 20 s.  A minute
+ * still covers a slow client between parts, and a connection held by
+ * one that went silent is back in the pool in a minute, not five.
+ * XXX: the timeout counts silence, not progress: a client that trickles
+ * a byte a minute keeps its connection, bounded only by the per-address
+ * limit, and S3's RequestTimeout reply is never sent (the socket closes).
+ */
+#define HTTP_IDLE_TIMEOUT_S 60
+/*
+ * TLS 1.2 and 1.3 only, AEAD ciphers with forward secrecy; the server's
+ * order wins.  Older versions have known weaknesses and no client that
+ * speaks SigV4 needs them.
+ */
+#define HTTP_TLS_PRIORITIES \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+    "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+    "-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 #define HTTP_STREAM_BLOCK (256 * 1024)
 #define HTTP_SMALL_BODY (64 * 1024)     /* streamed bodies read whole */
 #define HTTP_HEAD_BLOCK 1024            /* HEAD: no body is ever read */
@@ -324,9 +348,31 @@ send_reply(struct http_exchange *x, struct MHD_Connection *conn)
     return ret;
 }
 
+/*
+ * HTTP/1.1 requires a Host header (RFC 9112 section 3.2) and this
+ * libmicrohttpd lets a request without one through: answer 400 before
+ * any handler sees it.  HTTP/1.0 has no such rule; it is served as
+ * path-style, since only a Host could name a virtual-hosted bucket.
+ */
+static bool
+refuse_hostless(struct http_exchange *x, const char *version)
+{
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 ||
+        headers_get(&x->req.headers, "host") != NULL)
+        return false;
+    snprintf(x->op, sizeof(x->op), "http.NoHost");
+    buf_printf(&x->resp.body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+               "\n<Error><Code>InvalidRequest</Code><Message>An HTTP/1.1 "
+               "request needs a Host header</Message><RequestId>%s"
+               "</RequestId></Error>", x->req.id);
+    http_header(x, "Content-Type", "application/xml");
+    http_reply(x, 400);
+    return true;
+}
+
 static void
 begin(struct http_server *srv, struct http_exchange *x,
-      struct MHD_Connection *conn, const char *method)
+      struct MHD_Connection *conn, const char *method, const char *version)
 {
     bool kms;
 
@@ -339,6 +385,8 @@ begin(struct http_server *srv, struct http_exchange *x,
     kms = is_kms(x);
     new_request_id(x, kms);
     common_headers(x, kms);
+    if (refuse_hostless(x, version))
+        return;
     if (kms)
         http_kms_begin(x);
     else
@@ -366,7 +414,6 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
     struct http_exchange *x = *con_cls;
 
     (void)url;
-    (void)version;
     if (x == NULL)
         return MHD_NO;
 
@@ -377,7 +424,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
      * the next call, and so keeps its connection alive.
      */
     if (!x->started) {
-        begin(l->srv, x, conn, method);
+        begin(l->srv, x, conn, method, version);
         if (x->ready && has_body(x))
             return send_reply(x, conn);
         return MHD_YES;
@@ -400,6 +447,30 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
     return send_reply(x, conn);
 }
 
+/*
+ * Write a request-derived field so that it cannot break the line format:
+ * bytes outside printable ASCII, the quote and the backslash become
+ * \xHH, so a field is never empty, never holds a space or a newline, and
+ * one request is always one line.  "-" stands for an empty field.
+ */
+static void
+log_field(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (*p == '\0') {
+        fputs(" -", f);
+        return;
+    }
+    fputc(' ', f);
+    for (; *p; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\')
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
 static void
 access_log(struct http_exchange *x, enum MHD_RequestTerminationCode toe)
 {
@@ -410,11 +481,13 @@ access_log(struct http_exchange *x, enum MHD_RequestTerminationCode toe)
 
     time_iso8601(now, when);
     pthread_mutex_lock(&app->log_lock);
-    fprintf(f, "%s %s %s %s %s %s %d %llu %llu %lld%s\n", when, x->req.id,
-            x->req.peer[0] ? x->req.peer : "-",
-            x->principal[0] ? x->principal : "-",
-            x->op[0] ? x->op : x->req.method,
-            x->resource[0] ? x->resource : "-", x->resp.status,
+    fputs(when, f);
+    log_field(f, x->req.id);
+    log_field(f, x->req.peer);
+    log_field(f, x->principal);
+    log_field(f, x->op[0] ? x->op : x->req.method);
+    log_field(f, x->resource);
+    fprintf(f, " %d %llu %llu %lld%s\n", x->resp.status,
             (unsigned long long)x->bytes_in,
             (unsigned long long)x->bytes_out,
             (long long)(now - x->req.start_ms),
@@ -485,12 +558,58 @@ parse_addr(const char *spec, struct sockaddr_storage *ss, bool *v6)
     return CERR_INVALID_ARGUMENT;
 }
 
+/*
+ * Would a listener on spec start?  Parse it and bind a socket there for a
+ * moment, so a typo, a foreign address or a port in use is found before
+ * the data directory is touched.
+ */
+static int
+check_listen(const char *spec, const char *flag, struct err_detail *d)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    bool v6;
+    int fd, one = 1, rc = 0;
+
+    if (parse_addr(spec, &ss, &v6) != 0)
+        return err_set(d, CERR_INVALID_ARGUMENT, "%s '%s': want "
+                       "HOST:PORT or [V6]:PORT with a numeric address",
+                       flag, spec);
+    len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return err_set(d, CERR_IO, "%s: cannot make a socket: %s", flag,
+                       strerror(errno));
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0)
+        rc = err_set(d, CERR_IO, "%s %s: cannot listen there: %s", flag,
+                     spec, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/* Check the listeners' settings without serving; see http.h. */
+int
+http_server_check(const struct coffer_config *cfg, struct err_detail *d)
+{
+    int rc;
+
+    if ((rc = check_listen(cfg->listen, "--listen", d)) != 0)
+        return rc;
+    if (!cfg->tls_listen[0])
+        return 0;
+    if ((rc = check_listen(cfg->tls_listen, "--tls-listen", d)) != 0)
+        return rc;
+    return http_tls_check(cfg->tls_cert, cfg->tls_key, d);
+}
+
 static int
 start_listener(struct http_server *srv, struct listener *l, const char *spec,
                bool secure, struct err_detail *d)
 {
     struct MHD_OptionItem tls[] = {
         { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, http_tls_callback() },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, HTTP_TLS_PRIORITIES },
         { MHD_OPTION_END, 0, NULL },
     };
     struct MHD_OptionItem plain[] = { { MHD_OPTION_END, 0, NULL } };
@@ -514,6 +633,7 @@ start_listener(struct http_server *srv, struct listener *l, const char *spec,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logged, l,
         MHD_OPTION_NOTIFY_COMPLETED, completed, l,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
         MHD_OPTION_ARRAY, secure ? tls : plain,
         MHD_OPTION_END);

@@ -169,6 +169,20 @@ http_tls_load(const char *cert_path, const char *key_path,
     return 0;
 }
 
+/* Parse the files and drop the result; see http_int.h. */
+int
+http_tls_check(const char *cert_path, const char *key_path,
+               struct err_detail *d)
+{
+    struct tls_gen *g;
+    int rc;
+
+    if ((rc = gen_load(cert_path, key_path, &g, d)) != 0)
+        return rc;
+    gen_free(g);
+    return 0;
+}
+
 /* The gnutls callback: the current generation. */
 static int
 retrieve(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
