@@ -4,9 +4,11 @@
  *     coffer server [options]     serve until SIGINT or SIGTERM
  *     coffer version
  *
- * main() parses the command line, opens the data directory (metadata,
- * blobs, credentials, root key, KMS, SSE engine) in dependency order,
- * starts the listeners and waits for a signal.
+ * main() parses the command line and checks every option it can before
+ * touching the disk, opens the data directory (metadata, then the root
+ * key, checked against the directory before anything is written, then
+ * blobs, credentials, KMS, SSE engine) in dependency order, starts the
+ * listeners and waits for a signal.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "admin/admin.h"
@@ -197,6 +200,97 @@ parse_args(int argc, char **argv, struct coffer_config *cfg)
     return 0;
 }
 
+/* The data directory, if it exists, must be a directory. */
+static int
+check_data_dir(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        log_error_errno("main: --data %s", dir);
+        return CERR_IO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        log_error("main: --data %s is not a directory", dir);
+        return CERR_INVALID_ARGUMENT;
+    }
+    return 0;
+}
+
+/* An access log file can be written, or made in its directory. */
+static int
+check_access_log(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+
+    if (!path[0] || access(path, W_OK) == 0)
+        return 0;
+    if (errno == ENOENT) {
+        if (slash == NULL)
+            snprintf(dir, sizeof(dir), ".");
+        else
+            snprintf(dir, sizeof(dir), "%.*s",
+                     (int)(slash == path ? 1 : slash - path), path);
+        if (access(dir, W_OK | X_OK) == 0)
+            return 0;
+    }
+    log_error_errno("main: --access-log %s cannot be written", path);
+    return CERR_IO;
+}
+
+/* COFFER_ROOT_KEY, when set, decodes; the PKCS#11 module is there. */
+static int
+check_root_key_source(const struct coffer_config *cfg)
+{
+    const char *env = getenv("COFFER_ROOT_KEY");
+    struct err_detail d;
+    uint8_t key[32];
+    int rc;
+
+    err_clear(&d);
+    if (pkcs11.module != NULL && access(pkcs11.module, R_OK) != 0) {
+        log_error_errno("main: --root-key-pkcs11 %s", pkcs11.module);
+        return CERR_INVALID_ARGUMENT;
+    }
+    if (pkcs11.module != NULL && env != NULL) {
+        log_error("main: COFFER_ROOT_KEY and --root-key-pkcs11 exclude "
+                  "each other; unset one");
+        return CERR_INVALID_ARGUMENT;
+    }
+    if (env == NULL || env[0] == '\0' || pkcs11.module != NULL)
+        return 0;
+    /* With the variable set, loading reads no file. */
+    rc = kms_root_key_load(cfg->data_dir, key, &d);
+    crypto_wipe(key, sizeof(key));
+    if (rc != 0)
+        log_error("main: root key: %s", d.message);
+    return rc;
+}
+
+/*
+ * Check every setting that can be checked before the data directory is
+ * touched, so a typo leaves no half-made directory behind.
+ */
+static int
+check_args(const struct coffer_config *cfg)
+{
+    struct err_detail d;
+    int rc;
+
+    err_clear(&d);
+    if ((rc = http_server_check(cfg, &d)) != 0) {
+        log_error("main: %s", d.message);
+        return rc;
+    }
+    if ((rc = check_data_dir(cfg->data_dir)) != 0 ||
+        (rc = check_access_log(cfg->access_log)) != 0)
+        return rc;
+    return check_root_key_source(cfg);
+}
+
 /* The account id: the flag, else the one stored, else a new one. */
 static int
 settle_account(struct coffer *app)
@@ -259,8 +353,9 @@ open_access_log(struct coffer *app)
     return 0;
 }
 
+/* The key service and the SSE engine, under the root key. */
 static int
-open_keys(struct coffer *app, struct err_detail *d)
+open_keys(struct coffer *app, const uint8_t root[32], struct err_detail *d)
 {
     struct kms_config kc;
     struct sse_config sc;
@@ -268,13 +363,7 @@ open_keys(struct coffer *app, struct err_detail *d)
     int rc;
 
     memset(&kc, 0, sizeof(kc));
-    if (pkcs11.module != NULL)
-        rc = kms_root_key_load_pkcs11(app->cfg.data_dir, &pkcs11,
-                                      kc.root_key, d);
-    else
-        rc = kms_root_key_load(app->cfg.data_dir, kc.root_key, d);
-    if (rc != 0)
-        return rc;
+    memcpy(kc.root_key, root, sizeof(kc.root_key));
     snprintf(audit, sizeof(audit), "%s/audit", app->cfg.data_dir);
     kc.region = app->cfg.region;
     kc.account = app->cfg.account;
@@ -304,25 +393,38 @@ announce_credentials(struct coffer *app, bool generated)
                  app->cfg.data_dir);
 }
 
+/*
+ * Create the data directory if need be, name it by its absolute path
+ * (so the paths printed work from anywhere) and open its metadata.
+ */
 static int
-open_all(struct coffer *app)
+open_meta(struct coffer *app)
 {
-    struct err_detail d;
-    char path[PATH_MAX + 16];
-    bool generated = false;
+    char abs[PATH_MAX], path[PATH_MAX + 16];
     int rc;
 
-    err_clear(&d);
     if (mkdir(app->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
         log_error_errno("main: cannot create data directory %s",
                         app->cfg.data_dir);
         return CERR_IO;
     }
+    if (realpath(app->cfg.data_dir, abs) != NULL)
+        snprintf(app->cfg.data_dir, sizeof(app->cfg.data_dir), "%s", abs);
     snprintf(path, sizeof(path), "%s/meta.db", app->cfg.data_dir);
-    if ((rc = meta_open_sqlite(path, &app->meta)) != 0) {
+    if ((rc = meta_open_sqlite(path, &app->meta)) != 0)
         log_error("main: cannot open metadata %s: %s", path, err_name(rc));
-        return rc;
-    }
+    return rc;
+}
+
+/* Everything after the root key, in dependency order. */
+static int
+open_rest(struct coffer *app, const uint8_t root[32])
+{
+    struct err_detail d;
+    bool generated = false;
+    int rc;
+
+    err_clear(&d);
     if ((rc = blob_store_open_fs(app->cfg.data_dir, &app->blobs)) != 0 ||
         (rc = settle_account(app)) != 0) {
         log_error("main: cannot open data directory %s: %s",
@@ -340,18 +442,51 @@ open_all(struct coffer *app)
     }
     announce_credentials(app, generated);
 
-    if ((rc = open_keys(app, &d)) != 0) {
+    if ((rc = open_keys(app, root, &d)) != 0) {
         log_error("main: keys: %s", d.message[0] ? d.message
                                                    : err_name(rc));
         return rc;
     }
     rc = iam_open(app->meta, app->kms, app->cfg.account, app->creds,
                   &app->iam);
-    if (rc != 0) {
+    if (rc == CERR_CORRUPT)
+        log_error("main: users: the root key does not open this data "
+                  "directory's secrets; start with its own root key");
+    else if (rc != 0)
         log_error("main: users: %s", err_name(rc));
+    return rc;
+}
+
+/*
+ * Open the data directory.  The root key is checked right after the
+ * metadata opens, before anything is written: a lost or wrong key stops
+ * the start with the directory as it was.
+ */
+static int
+open_all(struct coffer *app)
+{
+    struct err_detail d;
+    uint8_t root[32];
+    bool remember;
+    int rc;
+
+    err_clear(&d);
+    if ((rc = open_meta(app)) != 0)
+        return rc;
+    rc = kms_root_key_open(app->cfg.data_dir, pkcs11.module ? &pkcs11 : NULL,
+                           app->meta, root, &remember, &d);
+    if (rc != 0) {
+        log_error("main: root key: %s", d.message[0] ? d.message
+                                                       : err_name(rc));
         return rc;
     }
-    return open_access_log(app);
+    rc = open_rest(app, root);
+    if (rc == 0 && remember && (rc = kms_root_key_remember(app->meta,
+                                                           root)) != 0)
+        log_error("main: cannot store the root key check value: %s",
+                  err_name(rc));
+    crypto_wipe(root, sizeof(root));
+    return rc == 0 ? open_access_log(app) : rc;
 }
 
 static void
@@ -379,6 +514,8 @@ serve(int argc, char **argv)
     memset(&app, 0, sizeof(app));
     pthread_mutex_init(&app.log_lock, NULL);
     if (parse_args(argc, argv, &app.cfg) != 0)
+        return 2;
+    if (check_args(&app.cfg) != 0)
         return 2;
     if (open_all(&app) != 0) {
         close_all(&app);

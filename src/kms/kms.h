@@ -66,6 +66,25 @@ int kms_root_key_load_pkcs11(const char *data_dir,
                              const struct kms_pkcs11 *cfg, uint8_t key[32],
                              struct err_detail *d);
 
+/*
+ * The server's root key for a data directory whose metadata m is open:
+ * from COFFER_ROOT_KEY, the token (p11 not NULL) or DATA_DIR/root.key,
+ * as the two loaders above do, with two guards.  A directory a server
+ * has started on before never gets a new root key: a missing root.key
+ * (or root.key.wrapped) is an error.  And a key whose check value
+ * differs from the one stored is refused.  Neither error writes
+ * anything.  *remember is set when no check value is stored yet; the
+ * caller stores it with kms_root_key_remember once the key has opened
+ * the directory's secrets.  Returns 0 or CERR_* with the reason in d;
+ * `key` is wiped on failure.
+ */
+int kms_root_key_open(const char *data_dir, const struct kms_pkcs11 *p11,
+                      struct meta *m, uint8_t key[32], bool *remember,
+                      struct err_detail *d);
+
+/* Store key's check value in m (not a secret).  0 or CERR_*. */
+int kms_root_key_remember(struct meta *m, const uint8_t key[32]);
+
 struct kms;                         /* thread-safe */
 
 /*
