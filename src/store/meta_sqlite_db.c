@@ -17,9 +17,16 @@
  * page cache's state is unknown after one): every later transaction
  * fails with CERR_IO until the store is reopened.
  *
- * Writers begin with BEGIN IMMEDIATE and wait up to BUSY_MS for the
- * write lock; readers never block writers.  Foreign keys are on: part
- * rows die with their upload, bodies with their object.
+ * Writers queue on write_mu before BEGIN IMMEDIATE, so that SQLite's
+ * write lock is always free when one asks for it: SQLite's own busy
+ * handler polls with sleeps of 1 to 100 ms, and writers colliding in it
+ * slept for far longer than the lock was held.  BUSY_MS still bounds a
+ * wait for another process.  Readers never block writers.  The WAL is
+ * checkpointed (PASSIVE, every CHECKPOINT_FRAMES frames) after the
+ * writer has let go of write_mu, not inside its COMMIT as SQLite's
+ * automatic checkpoint would, so the next writer need not wait for the
+ * checkpoint's two fsyncs.  Foreign keys are on: part rows die with
+ * their upload, bodies with their object.
  *
  * Schema versions live in PRAGMA user_version; application_id marks the
  * file as coffer's.  A database from a newer coffer is refused.
@@ -38,6 +45,7 @@
 #define POOL_SIZE 8
 #define BUSY_MS 10000
 #define CACHE_SLOTS 256         /* more than the back end's SQL strings */
+#define CHECKPOINT_FRAMES 1000  /* SQLite's automatic checkpoint's size */
 #define APP_ID 1131374194       /* 0x436f6672, "Cofr" */
 #define SCHEMA_VERSION 1
 #define STR(x) #x
@@ -51,6 +59,7 @@ struct cached {
 struct msq_conn {
     sqlite3 *db;
     bool write;                 /* the open transaction writes */
+    int wal_frames;             /* frames in the WAL after its commit */
     struct msq_conn *next;      /* free list */
     struct cached cache[CACHE_SLOTS];
 };
@@ -174,6 +183,18 @@ pragma_int(sqlite3 *db, const char *sql, int64_t *val)
     return sq_err(rc);
 }
 
+/* WAL hook: note the WAL's size for a checkpoint after write_mu. */
+static int
+wal_seen(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct msq_conn *c = arg;
+
+    (void)db;
+    (void)name;
+    c->wal_frames = frames;
+    return SQLITE_OK;
+}
+
 /* Open one connection and set the per-connection pragmas. */
 static int
 conn_open(struct msq_conn *c, const char *path)
@@ -187,6 +208,7 @@ conn_open(struct msq_conn *c, const char *path)
         return c->db == NULL ? CERR_NOMEM : CERR_IO;
     sqlite3_busy_timeout(c->db, BUSY_MS);
     sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_wal_hook(c->db, wal_seen, c);       /* no automatic checkpoint */
 
     rc = run(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                     " PRAGMA foreign_keys=ON;");
@@ -236,6 +258,7 @@ msq_open(struct msq *db, const char *path)
     int rc;
 
     pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->write_mu, NULL);
     pthread_cond_init(&db->cv, NULL);
     pthread_cond_init(&db->synced_cv, NULL);
     db->wal_fd = -1;
@@ -280,6 +303,7 @@ msq_close(struct msq *db)
     free(db->wal_path);
     pthread_cond_destroy(&db->synced_cv);
     pthread_cond_destroy(&db->cv);
+    pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->mu);
 }
 
@@ -320,9 +344,13 @@ msq_begin(struct msq *db, bool write, struct msq_conn **out)
     if (rc != 0)
         return rc;
     c = borrow(db);
+    if (write)
+        pthread_mutex_lock(&db->write_mu);
 
     rc = run(c->db, write ? "BEGIN IMMEDIATE" : "BEGIN");
     if (rc != 0) {
+        if (write)
+            pthread_mutex_unlock(&db->write_mu);
         give_back(db, c);
         return rc == MSQ_CONSTRAINT ? CERR_INTERNAL : rc;
     }
@@ -390,6 +418,23 @@ group_sync(struct msq *db)
     return rc;
 }
 
+/*
+ * Copy the WAL into the database once it has grown past
+ * CHECKPOINT_FRAMES.  PASSIVE: it never waits for readers or writers,
+ * and a checkpoint that could not finish is tried again after the next
+ * commit.  Its failure loses nothing (the WAL still holds every commit),
+ * so it is not reported.
+ */
+static void
+checkpoint(struct msq_conn *c)
+{
+    if (c->wal_frames < CHECKPOINT_FRAMES)
+        return;
+    c->wal_frames = 0;
+    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                              NULL);
+}
+
 /* Commit or roll back and return the connection; see the header. */
 int
 msq_end(struct msq *db, struct msq_conn *c, int rc)
@@ -409,6 +454,10 @@ msq_end(struct msq *db, struct msq_conn *c, int rc)
     if (rc != 0 && !sqlite3_get_autocommit(c->db))
         run(c->db, "ROLLBACK");
     write = c->write;
+    if (write) {
+        pthread_mutex_unlock(&db->write_mu);
+        checkpoint(c);
+    }
     give_back(db, c);
     if (rc == 0 && write)
         rc = group_sync(db);

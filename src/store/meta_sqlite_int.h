@@ -37,6 +37,7 @@ struct msq {
     size_t nconns;
     struct msq_conn *free_list;
     int fail_in;                /* writing commits left before a fault */
+    pthread_mutex_t write_mu;   /* held from BEGIN IMMEDIATE to the end */
 
     /* Group commit of the WAL (see meta_sqlite_db.c). */
     char *wal_path;
