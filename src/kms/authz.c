@@ -103,20 +103,6 @@ decide_keyless(const struct kms_caller *c, const struct policy_request *q)
     return allow ? POLICY_ALLOW : POLICY_DENY;
 }
 
-/* Parse a stored key policy; it was valid when stored. */
-static int
-load_policy(const struct meta_kms_key *key, struct policy **out)
-{
-    int rc;
-
-    *out = NULL;
-    if (key->policy == NULL)
-        return 0;               /* no key policy: nobody may use the key */
-    rc = policy_parse(key->policy, strlen(key->policy), POLICY_KEY, "",
-                      out, NULL);
-    return rc == CERR_NOMEM ? rc : rc != 0 ? CERR_CORRUPT : 0;
-}
-
 /*
  * May r->c perform `action` on `key` (or, with key NULL, on `resource`)
  * with encryption context ctx?  Returns 0, CERR_KMS_ACCESS_DENIED with a
@@ -130,7 +116,8 @@ kms_authorize(struct kms_req *r, const struct meta_kms_key *key,
     struct policy_principal who;
     struct policy_request q;
     struct policy_ctx *pc;
-    struct policy *kp = NULL;
+    const struct policy *kp = NULL;
+    struct kms_parsed *ref = NULL;
     char arn[KMS_ARN_MAX];
     enum policy_result v;
     int rc;
@@ -143,7 +130,9 @@ kms_authorize(struct kms_req *r, const struct meta_kms_key *key,
     if (rc == 0 && key != NULL) {
         kms_key_arn(r->k, key->key_id, arn);
         resource = arn;
-        rc = load_policy(key, &kp);
+        /* No key policy: nobody may use the key. */
+        if (key->policy != NULL)
+            rc = kms_policy_acquire(r->k, key, &kp, &ref);
     }
     if (rc != 0)
         goto out;
@@ -179,7 +168,7 @@ kms_authorize(struct kms_req *r, const struct meta_kms_key *key,
                      r->c->principal_arn ? r->c->principal_arn : "anonymous",
                      action, q.resource);
 out:
-    policy_free(kp);
+    kms_policy_release(r->k, ref);
     policy_ctx_free(pc);
     return rc;
 }

@@ -125,8 +125,7 @@ kms_key_load(struct kms *k, const char *key_id, struct meta_kms_key *key,
     char arn[KMS_ARN_MAX];
     int rc;
 
-    memset(key, 0, sizeof(*key));
-    rc = meta_kms_key_get(k->meta, key_id, key);
+    rc = kms_row_get(k, key_id, key);
     if (rc == 0 && expired(key, time_now_ms())) {
         meta_kms_key_clear(key);
         rc = destroy(k, key_id);
@@ -194,7 +193,7 @@ find_alias(struct kms_req *r, const char *name, bool lazy,
     int rc;
 
     memset(&al, 0, sizeof(al));
-    rc = meta_kms_alias_get(r->k->meta, name, &al);
+    rc = kms_alias_key(r->k, name, al.key_id);
     if (rc == CERR_KMS_NOT_FOUND && lazy &&
         strcmp(name, KMS_AWS_S3_ALIAS) == 0)
         rc = aws_s3_create(r->k, &al);

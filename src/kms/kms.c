@@ -145,6 +145,7 @@ kms_open(struct meta *m, const struct kms_config *cfg, struct kms **out,
     memcpy(k->root_key, cfg->root_key, sizeof(k->root_key));
     pthread_mutex_init(&k->mu, NULL);
     pthread_mutex_init(&k->create_mu, NULL);
+    pthread_mutex_init(&k->cache_mu, NULL);
 
     k->day_ms = test_day_ms();
 
@@ -175,6 +176,7 @@ kms_close(struct kms *k)
     if (k == NULL)
         return;
     kms_cache_flush(k);
+    kms_rows_flush(k);
     crypto_wipe(k->root_key, sizeof(k->root_key));
     for (c = k->counters; c != NULL; c = next) {
         next = c->next;
@@ -183,6 +185,7 @@ kms_close(struct kms *k)
     kms_audit_close(&k->audit);
     pthread_mutex_destroy(&k->mu);
     pthread_mutex_destroy(&k->create_mu);
+    pthread_mutex_destroy(&k->cache_mu);
     free(k);
 }
 

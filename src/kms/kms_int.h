@@ -24,6 +24,9 @@
 #define KMS_MAT_HEX 64              /* ... and as stored */
 #define KMS_CACHE_SLOTS 64          /* unwrapped materials kept */
 #define KMS_INTERNAL_SLOTS 8        /* internal keys kept */
+#define KMS_ROW_SLOTS 64            /* key rows kept (cache.c) */
+#define KMS_ALIAS_SLOTS 64          /* aliases kept */
+#define KMS_POLICY_SLOTS 64         /* parsed key policies kept */
 #define KMS_PLAIN_MAX 4096          /* largest Encrypt plaintext */
 #define KMS_AWS_S3_ALIAS "alias/aws/s3"
 
@@ -42,6 +45,24 @@ struct kms_internal {
     char purpose[64];
     uint8_t key[32];
 };
+
+/* A key row as read at store generation gen (cache.c). */
+struct kms_row {
+    bool live;
+    int64_t gen;
+    uint64_t used;                  /* k->cache_tick at the last hit */
+    struct meta_kms_key key;
+};
+
+/* An alias and the key it named at generation gen. */
+struct kms_alias_ent {
+    bool live;
+    int64_t gen;
+    char name[257];
+    char key_id[KMS_KEY_ID_LEN + 1];
+};
+
+struct kms_parsed;
 
 /* Calls per (key ARN, operation), for operators. */
 struct kms_counter {
@@ -77,6 +98,13 @@ struct kms {
     uint64_t tick;
     struct kms_internal internal[KMS_INTERNAL_SLOTS];
     struct kms_counter *counters;
+
+    pthread_mutex_t cache_mu;       /* rows, aliases, parsed (cache.c) */
+    struct kms_row rows[KMS_ROW_SLOTS];
+    struct kms_alias_ent aliases[KMS_ALIAS_SLOTS];
+    struct kms_parsed *parsed[KMS_POLICY_SLOTS];
+    uint64_t cache_tick;
+    size_t alias_next, parsed_next; /* round-robin eviction */
 
     pthread_mutex_t create_mu;      /* lazy creation of the aws/s3 key */
     struct kms_audit audit;
@@ -194,6 +222,28 @@ void kms_cache_flush(struct kms *k);
 
 /* Wipe and drop the cached materials of one key (it was deleted). */
 void kms_cache_drop(struct kms *k, const char *key_id);
+
+/* ---- cache.c: key rows, aliases and parsed policies ------------------- */
+
+/* The row of key_id (clear with meta_kms_key_clear), cached while the
+ * store's KMS generation is unchanged.  0, CERR_KMS_NOT_FOUND, store
+ * errors. */
+int kms_row_get(struct kms *k, const char *key_id, struct meta_kms_key *key);
+
+/* The key id alias `name` names, cached the same way.  0,
+ * CERR_KMS_NOT_FOUND, store errors. */
+int kms_alias_key(struct kms *k, const char *name,
+                  char key_id[KMS_KEY_ID_LEN + 1]);
+
+/* key's parsed policy, shared until kms_policy_release(ref).  0,
+ * CERR_NOMEM, CERR_CORRUPT when the stored text does not parse. */
+struct policy;
+int kms_policy_acquire(struct kms *k, const struct meta_kms_key *key,
+                       const struct policy **p, struct kms_parsed **ref);
+void kms_policy_release(struct kms *k, struct kms_parsed *ref);
+
+/* Drop every cached row, alias and policy. */
+void kms_rows_flush(struct kms *k);
 
 /* ---- keys.c, deletion -------------------------------------------------- */
 

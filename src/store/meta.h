@@ -314,6 +314,14 @@ int meta_bucket_key_latest(struct meta *m, const char *bucket,
 
 /* ---- KMS -------------------------------------------------------------- */
 
+/*
+ * The setting that counts changes to KMS keys, materials and aliases: each
+ * write below adds one to it in its own transaction, so a reader that
+ * reads it before a row knows the row is current while it is unchanged.
+ * Unset until the first such write.
+ */
+#define META_KMS_GENERATION "kms_generation"
+
 struct meta_kms_key {
     char key_id[37];
     int64_t created_ms;

@@ -5,6 +5,12 @@
  * A key's row number (seq) is its creation order, which ListKeys pages
  * through.  Materials, aliases and tags reference the key's id with
  * ON DELETE CASCADE, so deleting a key takes everything of it along.
+ *
+ * Every transaction that changes a key, its materials or an alias also
+ * adds one to the setting META_KMS_GENERATION, in the same transaction,
+ * so that a key service caching rows can tell, with one small read,
+ * whether anything it cached changed, whoever changed it (another
+ * process on the same database included).
  */
 #include "store/meta_sqlite_int.h"
 
@@ -20,6 +26,9 @@
                  " rot_enabled, rot_days, next_rot_ms, current_material"
 #define MAT_COLS "key_id, material_id, created_ms, rotation_type, wrapped"
 
+static const char SQL_GEN_BUMP[] =
+    "INSERT INTO settings(name, value) VALUES(?1, '1')"
+    " ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1";
 static const char SQL_KEY_SEQ[] =
     "SELECT seq FROM kms_keys WHERE key_id = ?1";
 static const char SQL_KEY_INSERT[] =
@@ -89,6 +98,14 @@ key_check(struct msq_conn *c, const char *key_id, int64_t *seq)
     return rc;
 }
 
+/* Count one more change of KMS rows (see the top of the file). */
+static int
+bump(struct msq_conn *c, int rc)
+{
+    return rc == 0 ? msq_exec(c, SQL_GEN_BUMP, "t", META_KMS_GENERATION)
+                   : rc;
+}
+
 /* ---- Keys ------------------------------------------------------------- */
 
 static int
@@ -138,6 +155,7 @@ sq_kms_key_create(struct meta *m, const struct meta_kms_key *k,
         rc = insert_material(c, mat);
     if (rc == 0)
         rc = put_tags(c, k->key_id, tags, ntags);
+    rc = bump(c, rc);
     return msq_end(DB(m), c, rc);
 }
 
@@ -208,6 +226,7 @@ sq_kms_key_update(struct meta *m, const struct meta_kms_key *k)
                   k->next_rotation_ms, k->current_material);
     if (rc == 0 && msq_changes(c) == 0)
         rc = CERR_KMS_NOT_FOUND;
+    rc = bump(c, rc);
     return msq_end(DB(m), c, rc);
 }
 
@@ -253,6 +272,7 @@ sq_kms_key_delete(struct meta *m, const char *key_id)
     rc = msq_exec(c, SQL_KEY_DELETE, "t", key_id);
     if (rc == 0 && msq_changes(c) == 0)
         rc = CERR_KMS_NOT_FOUND;
+    rc = bump(c, rc);
     return msq_end(DB(m), c, rc);
 }
 
@@ -272,6 +292,7 @@ sq_kms_material_add(struct meta *m, const struct meta_kms_material *mat,
         rc = insert_material(c, mat);
     if (rc == 0 && make_current != NULL)
         rc = msq_exec(c, SQL_KEY_CURRENT, "tt", mat->key_id, make_current);
+    rc = bump(c, rc);
     return msq_end(DB(m), c, rc);
 }
 
@@ -357,6 +378,7 @@ sq_kms_alias_create(struct meta *m, const struct meta_kms_alias *a)
                       a->created_ms, a->updated_ms);
     if (rc == MSQ_CONSTRAINT)
         rc = CERR_KMS_ALREADY_EXISTS;
+    rc = bump(c, rc);
     return msq_end(DB(m), c, rc);
 }
 
@@ -406,6 +428,7 @@ sq_kms_alias_update(struct meta *m, const char *name, const char *key_id,
         rc = msq_exec(c, SQL_ALIAS_UPDATE, "ttI", name, key_id, now_ms);
     if (rc == 0 && msq_changes(c) == 0)
         rc = CERR_KMS_NOT_FOUND;
+    rc = bump(c, rc);
     return msq_end(DB(m), c, rc);
 }
 
@@ -420,6 +443,7 @@ sq_kms_alias_delete(struct meta *m, const char *name)
     rc = msq_exec(c, SQL_ALIAS_DELETE, "t", name);
     if (rc == 0 && msq_changes(c) == 0)
         rc = CERR_KMS_NOT_FOUND;
+    rc = bump(c, rc);
     return msq_end(DB(m), c, rc);
 }
 
