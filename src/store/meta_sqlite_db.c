@@ -21,12 +21,17 @@
  * write lock is always free when one asks for it: SQLite's own busy
  * handler polls with sleeps of 1 to 100 ms, and writers colliding in it
  * slept for far longer than the lock was held.  BUSY_MS still bounds a
- * wait for another process.  Readers never block writers.  The WAL is
- * checkpointed (PASSIVE, every CHECKPOINT_FRAMES frames) after the
- * writer has let go of write_mu, not inside its COMMIT as SQLite's
- * automatic checkpoint would, so the next writer need not wait for the
- * checkpoint's two fsyncs.  Foreign keys are on: part rows die with
- * their upload, bodies with their object.
+ * wait for another process.  Readers never block writers.
+ *
+ * Checkpoints: the writer whose commit takes the WAL past
+ * CHECKPOINT_FRAMES copies it into the database (PASSIVE) while it still
+ * holds write_mu, so that the next writer starts on a fully copied WAL
+ * and SQLite can start the WAL over instead of appending to it.  When
+ * readers keep it from starting over, the next try waits for another
+ * quarter of CHECKPOINT_FRAMES: each try costs two fsyncs, and trying
+ * after every commit (as SQLite's automatic checkpoint does) cost more
+ * than the commits' own group fsyncs.  Foreign keys are on: part rows
+ * die with their upload, bodies with their object.
  *
  * Schema versions live in PRAGMA user_version; application_id marks the
  * file as coffer's.  A database from a newer coffer is refused.
@@ -183,7 +188,7 @@ pragma_int(sqlite3 *db, const char *sql, int64_t *val)
     return sq_err(rc);
 }
 
-/* WAL hook: note the WAL's size for a checkpoint after write_mu. */
+/* WAL hook: note the WAL's size for checkpoint(). */
 static int
 wal_seen(void *arg, sqlite3 *db, const char *name, int frames)
 {
@@ -259,6 +264,7 @@ msq_open(struct msq *db, const char *path)
 
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->write_mu, NULL);
+    db->ckpt_next = CHECKPOINT_FRAMES;
     pthread_cond_init(&db->cv, NULL);
     pthread_cond_init(&db->synced_cv, NULL);
     db->wal_fd = -1;
@@ -419,18 +425,25 @@ group_sync(struct msq *db)
 }
 
 /*
- * Copy the WAL into the database once it has grown past
- * CHECKPOINT_FRAMES.  PASSIVE: it never waits for readers or writers,
- * and a checkpoint that could not finish is tried again after the next
- * commit.  Its failure loses nothing (the WAL still holds every commit),
+ * After a writing commit, under write_mu: copy the WAL into the database
+ * when it is due (see the top of the file).  PASSIVE never waits for
+ * readers.  A failure loses nothing (the WAL still holds every commit),
  * so it is not reported.
  */
 static void
-checkpoint(struct msq_conn *c)
+checkpoint(struct msq *db, struct msq_conn *c)
 {
-    if (c->wal_frames < CHECKPOINT_FRAMES)
-        return;
+    int frames = c->wal_frames;
+
     c->wal_frames = 0;
+    if (frames == 0)
+        return;                 /* nothing was committed */
+    if (frames < db->wal_last)
+        db->ckpt_next = CHECKPOINT_FRAMES;      /* the WAL started over */
+    db->wal_last = frames;
+    if (frames < db->ckpt_next)
+        return;
+    db->ckpt_next = frames + CHECKPOINT_FRAMES / 4;
     sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
                               NULL);
 }
@@ -455,8 +468,8 @@ msq_end(struct msq *db, struct msq_conn *c, int rc)
         run(c->db, "ROLLBACK");
     write = c->write;
     if (write) {
+        checkpoint(db, c);
         pthread_mutex_unlock(&db->write_mu);
-        checkpoint(c);
     }
     give_back(db, c);
     if (rc == 0 && write)

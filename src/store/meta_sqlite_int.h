@@ -38,6 +38,8 @@ struct msq {
     struct msq_conn *free_list;
     int fail_in;                /* writing commits left before a fault */
     pthread_mutex_t write_mu;   /* held from BEGIN IMMEDIATE to the end */
+    int wal_last;               /* WAL frames after the last commit */
+    int ckpt_next;              /* frames at which to checkpoint next */
 
     /* Group commit of the WAL (see meta_sqlite_db.c). */
     char *wal_path;

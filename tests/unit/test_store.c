@@ -1858,17 +1858,17 @@ test_open_foreign_database(void **state)
 }
 
 /*
- * The back end checkpoints the WAL itself, after the writer lets go of
- * the write lock: commits past SQLite's usual checkpoint size must still
- * reach the database file, and every object stays readable.
+ * The back end checkpoints the WAL itself: commits past SQLite's usual
+ * checkpoint size (1,000 frames) must still reach the database file, the
+ * WAL must start over rather than grow, and every object stays readable.
  */
 static void
 test_wal_checkpointed(void **state)
 {
     struct fx *fx = *state;
     struct meta_object o;
-    struct stat before, after;
-    char key[32];
+    struct stat before, after, wal;
+    char key[32], path[160];
     int i;
 
     make_bucket(fx, "b");
@@ -1879,6 +1879,9 @@ test_wal_checkpointed(void **state)
     }
     assert_int_equal(stat(fx->dbpath, &after), 0);
     assert_true(after.st_size > before.st_size);
+    snprintf(path, sizeof(path), "%s-wal", fx->dbpath);
+    assert_int_equal(stat(path, &wal), 0);
+    assert_true(wal.st_size < 1100 * (4096 + 24));
     for (i = 0; i < 600; i += 97) {
         snprintf(key, sizeof(key), "key-%04d", i);
         assert_int_equal(meta_object_get(fx->m, "b", key, &o), 0);
