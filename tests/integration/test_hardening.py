@@ -23,6 +23,7 @@ import pytest
 from clients import ACCESS_KEY, SECRET_KEY, boto3_client
 from server import (SANITIZER_MARKS, CofferServer, coffer_binary, free_port,
                     make_cert, server_env)
+from test_kms_pkcs11 import PIN, TokenServer, token  # noqa: F401
 
 pytest.importorskip("boto3")
 
@@ -167,6 +168,7 @@ def refused(srv):
                          stdin=subprocess.DEVNULL, capture_output=True,
                          text=True, timeout=30)
     assert srv.stderr_path.stat().st_size == start
+    assert not any(m in res.stderr for m in SANITIZER_MARKS), res.stderr
     return res.returncode, res.stderr
 
 
@@ -231,6 +233,18 @@ def test_root_key_file_swapped_is_refused(tmp_path):
     assert tree(srv.data) == before
 
 
+def test_missing_sealed_root_key_is_not_replaced(token, tmp_path):
+    module, env = token
+    srv = TokenServer(tmp_path, dict(env, COFFER_PKCS11_PIN=PIN), module)
+    populate(srv)
+    (srv.data / "root.key.wrapped").unlink()
+    before = tree(srv.data)
+
+    rc, err = refused(srv)
+    assert rc != 0 and "root.key.wrapped is missing" in err, err
+    assert tree(srv.data) == before
+
+
 # ---- arguments before the disk -------------------------------------------
 
 @pytest.mark.parametrize("extra,words", [
@@ -248,6 +262,7 @@ def test_bad_argument_touches_no_disk(tmp_path, extra, words):
                          capture_output=True, text=True, timeout=30)
     assert res.returncode != 0
     assert words in res.stderr, res.stderr
+    assert not any(m in res.stderr for m in SANITIZER_MARKS), res.stderr
     assert not data.exists()
 
 
