@@ -105,7 +105,7 @@ enum auth_payload {
 struct sigv4_auth {
     bool anonymous;             /* no signature at all: not an error */
     bool presigned;
-    bool sigv2;                 /* a Signature Version 2 presigned URL */
+    bool sigv2;                 /* Signature Version 2, URL or header */
     char access_key[129];
     char amz_date[17];          /* 20261204T151458Z */
     char scope[128];            /* date/region/service/aws4_request */
@@ -146,7 +146,7 @@ struct sigv4_auth {
  * CERR_INVALID_REQUEST (S3 header auth without x-amz-content-sha256),
  * CERR_INVALID_ARGUMENT (an x-amz-content-sha256 value that means
  * nothing), CERR_NOT_IMPLEMENTED (SigV4a, SigV2 in the Authorization
- * header), CERR_NOMEM.
+ * header: S3 hands that to auth_sigv2_verify_header), CERR_NOMEM.
  *
  * An S3 URL with AWSAccessKeyId is a SigV2 presigned URL (sigv2.c):
  * out->sigv2 and out->presigned are set, the payload is unsigned, and
@@ -158,6 +158,19 @@ struct sigv4_auth {
 int auth_sigv4_verify(struct auth_creds *c, const struct sigv4_request *r,
                       const char *payload_hash, struct sigv4_auth *out,
                       struct err_detail *d);
+
+/*
+ * Verify an S3 request signed with Signature Version 2 in the
+ * Authorization header ("AWS AccessKeyId:Signature", sigv2.c) and fill
+ * *out: sigv2 set, the payload unsigned.  The caller picks this over
+ * auth_sigv4_verify by the header's scheme.  Errors:
+ * CERR_AUTH_HEADER_MALFORMED, CERR_ACCESS_DENIED (no valid Date or
+ * x-amz-date), CERR_TIME_SKEWED, CERR_INVALID_ACCESS_KEY,
+ * CERR_SIGNATURE_MISMATCH, CERR_NOMEM.  Call auth_sigv4_clear after.
+ */
+int auth_sigv2_verify_header(struct auth_creds *c,
+                             const struct sigv4_request *r,
+                             struct sigv4_auth *out, struct err_detail *d);
 
 /* Wipe the signing key and free what verification left in *a. */
 void auth_sigv4_clear(struct sigv4_auth *a);

@@ -14,19 +14,27 @@
  *                              hoists them into the URL), names
  *                              lowercased and sorted, values trimmed
  *     resource                 the path as sent ("/" bucket first with
- *                              virtual hosting), then "?" and the
+ *                              virtual hosting; "/bucket/" for the
+ *                              bucket itself), then "?" and the
  *                              subresource parameters sorted by name,
  *                              "name" or "name=decoded value", "&"-joined
  *
+ * The same signature may come in the Authorization header instead,
+ * "AWS " AccessKeyId ":" Signature (s3cmd with signature_v2, boto3 with
+ * signature_version "s3"): then the Expires line holds the Date header,
+ * or nothing when an x-amz-date header (an HTTP date, signed among the
+ * x-amz-* lines) gives the time, and that time must be within 15
+ * minutes of ours.
+ *
  * A path a client encoded differently is retried decoded and encoded
  * again, as SigV4 does.  Signatures are compared in constant time; the
- * secret is wiped before return.  SigV2 in the Authorization header
- * stays unsupported (sigv4.c answers 501).
+ * secret is wiped before return.
  */
 #include "auth/auth_int.h"
 #include "crypto/crypto.h"
 #include "util/codec.h"
 #include "util/err.h"
+#include "util/timefmt.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -34,6 +42,7 @@
 #include <string.h>
 
 #define SIGV2_SIG_LEN 28        /* base64 of a 20-byte HMAC-SHA1 */
+#define SIGV2_MAX_SKEW_MS (15 * 60 * 1000LL)
 
 /* The parameters that belong to the resource (botocore's list). */
 static const char *const subresources[] = {
@@ -272,6 +281,10 @@ sigv2_string_to_sign(struct buf *b, const struct sigv4_request *r,
         buf_printf(b, "/%s", r->vhost_bucket);
     if (rc == 0)
         rc = sigv4_canonical_uri(b, r->raw_path, reencode);
+    /* A bucket's own resource is "/bucket/", whatever the path says. */
+    if (rc == 0 && r->vhost_bucket == NULL && r->raw_path[0] == '/' &&
+        r->raw_path[1] != '\0' && strchr(r->raw_path + 1, '/') == NULL)
+        buf_putc(b, '/');
     if (rc == 0)
         put_resource(b, &sub);
     if (rc == 0 && buf_failed(b))
@@ -337,11 +350,41 @@ parse_expires(const char *s, int64_t *out, struct err_detail *d)
     return 0;
 }
 
+/*
+ * Look the key up and check sig over the string to sign whose fourth
+ * line is `when` (Expires, or the Date header).
+ */
+static int
+check_key(struct auth_creds *c, const struct sigv4_request *r,
+          const char *akid, const char *when, const char *sig,
+          struct sigv4_auth *out, struct err_detail *d)
+{
+    char secret[128];
+    int rc;
+
+    snprintf(out->access_key, sizeof(out->access_key), "%s", akid);
+    rc = auth_creds_lookup(c, akid, secret, &out->principal);
+    if (rc == CERR_INVALID_ACCESS_KEY)
+        return err_set(d, rc, "The AWS Access Key Id you provided does not "
+                       "exist in our records.");
+    if (rc != 0)
+        return rc;
+    rc = check_signature(r, secret, when, sig);
+    crypto_wipe(secret, sizeof(secret));
+    /* XXX: the reply names no <StringToSign>, which AWS adds to a SigV2
+     * SignatureDoesNotMatch to help a client find its mistake. */
+    if (rc == CERR_SIGNATURE_MISMATCH)
+        return err_set(d, rc, "The request signature we calculated does "
+                       "not match the signature you provided. Check your "
+                       "key and signing method.");
+    return rc;
+}
+
 static int
 verify(struct auth_creds *c, const struct sigv4_request *r,
        struct sigv4_auth *out, struct err_detail *d)
 {
-    char akid[129], expires[32], sig[64], secret[128];
+    char akid[129], expires[32], sig[64];
     int64_t when = 0;
     int rc;
 
@@ -358,22 +401,7 @@ verify(struct auth_creds *c, const struct sigv4_request *r,
         return rc;
     if (r->now_ms / 1000 > when)
         return err_set(d, CERR_REQUEST_EXPIRED, "Request has expired");
-
-    rc = auth_creds_lookup(c, akid, secret, &out->principal);
-    if (rc == CERR_INVALID_ACCESS_KEY)
-        return err_set(d, rc, "The AWS Access Key Id you provided does not "
-                       "exist in our records.");
-    if (rc != 0)
-        return rc;
-    rc = check_signature(r, secret, expires, sig);
-    crypto_wipe(secret, sizeof(secret));
-    /* XXX: the reply names no <StringToSign>, which AWS adds to a SigV2
-     * SignatureDoesNotMatch to help a client find its mistake. */
-    if (rc == CERR_SIGNATURE_MISMATCH)
-        return err_set(d, rc, "The request signature we calculated does "
-                       "not match the signature you provided. Check your "
-                       "key and signing method.");
-    return rc;
+    return check_key(c, r, akid, expires, sig, out, d);
 }
 
 /*
@@ -393,6 +421,86 @@ auth_sigv2_verify_query(struct auth_creds *c, const struct sigv4_request *r,
     out->sigv2 = true;
     out->payload = AUTH_PAYLOAD_UNSIGNED;
     rc = verify(c, r, out, d);
+    if (rc != 0)
+        memset(&out->principal, 0, sizeof(out->principal));
+    return rc;
+}
+
+/*
+ * An HTTP date, also with "+0000" for "GMT" (s3cmd's x-amz-date).
+ * 0 or CERR_INVALID_ARGUMENT.
+ */
+static int
+parse_date(const char *s, int64_t *ms)
+{
+    char tmp[64];
+    size_t n = strlen(s);
+
+    if (time_parse_http(s, ms) == 0)
+        return 0;
+    if (n < 6 || n >= sizeof(tmp) || strcmp(s + n - 6, " +0000") != 0)
+        return CERR_INVALID_ARGUMENT;
+    snprintf(tmp, sizeof(tmp), "%.*s GMT", (int)(n - 6), s);
+    return time_parse_http(tmp, ms);
+}
+
+/*
+ * The request time of header authentication: x-amz-date when sent,
+ * else Date, both HTTP dates; *dateline is what the string to sign
+ * holds for it.  0, CERR_ACCESS_DENIED (neither parses),
+ * CERR_TIME_SKEWED (over 15 minutes from now).
+ */
+static int
+header_time(const struct sigv4_request *r, const char **dateline,
+            struct err_detail *d)
+{
+    const char *amz = headers_get(r->headers, "x-amz-date");
+    const char *date = headers_get(r->headers, "date");
+    int64_t when, diff;
+
+    *dateline = amz != NULL ? "" : date;
+    if (amz != NULL ? parse_date(amz, &when) != 0
+                    : date == NULL || parse_date(date, &when) != 0)
+        return err_set(d, CERR_ACCESS_DENIED, "AWS authentication requires "
+                       "a valid Date or x-amz-date header");
+    diff = r->now_ms - when;
+    if (diff > SIGV2_MAX_SKEW_MS || diff < -SIGV2_MAX_SKEW_MS)
+        return err_set(d, CERR_TIME_SKEWED, "The difference between the "
+                       "request time and the current time is too large.");
+    return 0;
+}
+
+/*
+ * Verify "AWS AccessKeyId:Signature" in the Authorization header (see
+ * the top of this file) and fill *out as auth_sigv4_verify does (sigv2,
+ * payload UNSIGNED-PAYLOAD: SigV2 signs no body).  0,
+ * CERR_AUTH_HEADER_MALFORMED, CERR_ACCESS_DENIED (no usable date),
+ * CERR_TIME_SKEWED, CERR_INVALID_ACCESS_KEY, CERR_SIGNATURE_MISMATCH,
+ * CERR_NOMEM; the principal is cleared on failure.
+ */
+int
+auth_sigv2_verify_header(struct auth_creds *c, const struct sigv4_request *r,
+                         struct sigv4_auth *out, struct err_detail *d)
+{
+    const char *v = headers_get(r->headers, "authorization");
+    const char *colon, *dateline;
+    char akid[129];
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->sigv2 = true;
+    out->payload = AUTH_PAYLOAD_UNSIGNED;
+    if (v != NULL)
+        v += strspn(v, " ");
+    if (v == NULL || strncmp(v, "AWS ", 4) != 0 ||
+        (colon = strchr(v + 4, ':')) == NULL || colon == v + 4 ||
+        (size_t)(colon - v - 4) >= sizeof(akid))
+        return err_set(d, CERR_AUTH_HEADER_MALFORMED, "The authorization "
+                       "header is malformed; unsupported authorization type.");
+    snprintf(akid, sizeof(akid), "%.*s", (int)(colon - v - 4), v + 4);
+    rc = header_time(r, &dateline, d);
+    if (rc == 0)
+        rc = check_key(c, r, akid, dateline, colon + 1, out, d);
     if (rc != 0)
         memset(&out->principal, 0, sizeof(out->principal));
     return rc;

@@ -387,9 +387,14 @@ method_not_allowed(struct s3_req *r)
     s3_fail(r, CERR_METHOD_NOT_ALLOWED);
 }
 
+/*
+ * SigV4 (header or URL), a SigV2 URL (auth_sigv4_verify tells them
+ * apart), or SigV2 in the Authorization header ("AWS " scheme).
+ */
 static int
 authenticate(struct s3_req *r)
 {
+    const char *authz = s3_header(r, "authorization");
     struct sigv4_request sr;
 
     memset(&sr, 0, sizeof(sr));
@@ -401,6 +406,9 @@ authenticate(struct s3_req *r)
     sr.region = r->app->cfg.region;
     sr.service = "s3";
     sr.vhost_bucket = vhost_len(r) > 0 ? r->bucket : NULL;
+    if (authz != NULL && strncmp(authz + strspn(authz, " "), "AWS ", 4) == 0)
+        return auth_sigv2_verify_header(r->app->creds, &sr, &r->auth,
+                                        &r->d);
     return auth_sigv4_verify(r->app->creds, &sr, NULL, &r->auth, &r->d);
 }
 

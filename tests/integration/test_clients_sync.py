@@ -156,7 +156,11 @@ def test_aws_cli_sync_round_trip(coffer, http_endpoint, clis, tree,
                lambda src, dst: sync("s3://" + src, dst), parts=2)
 
 
-def test_s3cmd_sync_round_trip(coffer, endpoint, bucket, tree, tmp_path):
+@pytest.mark.parametrize("sigv2", [False, True])
+def test_s3cmd_sync_round_trip(coffer, endpoint, bucket, tree, tmp_path,
+                               sigv2):
+    """s3cmd signs with SigV4, or with SigV2 in the Authorization header
+    when its config says signature_v2."""
     if shutil.which("s3cmd") is None:
         pytest.skip("no s3cmd (scripts/deps.sh installs it)")
     host = endpoint.url.split("://", 1)[1]
@@ -172,7 +176,7 @@ def test_s3cmd_sync_round_trip(coffer, endpoint, bucket, tree, tmp_path):
         "check_ssl_certificate = True",
         "check_ssl_hostname = True",
         "ca_certs_file = %s" % (endpoint.ca or ""),
-        "signature_v2 = False",
+        "signature_v2 = %s" % sigv2,
         "multipart_chunk_size_mb = 5",
         "proxy_host =",
         "progress_meter = False",

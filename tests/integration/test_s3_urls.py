@@ -13,6 +13,7 @@ import json
 import re
 import socket
 import time
+from email.utils import formatdate
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -50,6 +51,11 @@ def client(url, signature_version=None, addressing_style="auto"):
         "s3", endpoint_url=url, region_name=REGION,
         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
         config=config)
+
+
+def email_date(when):
+    """An HTTP date, as a Date header carries it."""
+    return formatdate(when, usegmt=True)
 
 
 def with_query(url, **changes):
@@ -166,7 +172,13 @@ def test_sigv4_presign_get_put_and_expiry(v4, s3, bucket):
     assert resp.status_code == 403 and code_of(resp) == "AccessDenied"
 
 
-def test_signature_version_condition_key(s3, v4, bucket):
+@pytest.fixture(scope="module")
+def v2(http_endpoint):
+    """boto3 signing every request with "AWS key:signature" headers."""
+    return client(http_endpoint.url, "s3")
+
+
+def test_signature_version_condition_key(s3, v2, v4, bucket):
     name = unique_name("sigver")
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="k", Body=b"x")
@@ -183,6 +195,85 @@ def test_signature_version_condition_key(s3, v4, bucket):
     resp = requests.get(v4.generate_presigned_url("get_object",
                                                   Params=params), timeout=30)
     assert resp.status_code == 200
+    # SigV2 in the Authorization header is "AWS" too.
+    with pytest.raises(ClientError) as e:
+        v2.get_object(Bucket=name, Key="k")
+    assert error_of(e) == ("AccessDenied", 403)
+
+
+# ---- SigV2 in the Authorization header ------------------------------------
+
+
+def test_sigv2_header_round_trip(v2, bucket):
+    key = "v2/a b+c é.txt"
+    v2.put_object(Bucket=bucket, Key=key, Body=b"v2 body",
+                  ContentType="text/plain", Metadata={"m": "1"},
+                  Tagging="t=1")
+    got = v2.get_object(Bucket=bucket, Key=key, Range="bytes=0-1")
+    assert got["Body"].read() == b"v2"
+    head = v2.head_object(Bucket=bucket, Key=key)
+    assert head["ContentType"] == "text/plain"
+    assert head["Metadata"] == {"m": "1"}
+    listed = v2.list_objects_v2(Bucket=bucket, Prefix="v2/")["Contents"]
+    assert [o["Key"] for o in listed] == [key]
+    v2.copy_object(Bucket=bucket, Key="v2/copy",
+                   CopySource={"Bucket": bucket, "Key": key})
+    v2.put_object_tagging(Bucket=bucket, Key="v2/copy", Tagging={
+        "TagSet": [{"Key": "k", "Value": "v"}]})
+    assert v2.get_object_tagging(Bucket=bucket, Key="v2/copy")[
+        "TagSet"] == [{"Key": "k", "Value": "v"}]
+    up = v2.create_multipart_upload(Bucket=bucket, Key="v2/mp")["UploadId"]
+    part = v2.upload_part(Bucket=bucket, Key="v2/mp", UploadId=up,
+                          PartNumber=1, Body=b"part")
+    v2.complete_multipart_upload(
+        Bucket=bucket, Key="v2/mp", UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": 1,
+                                    "ETag": part["ETag"]}]})
+    assert v2.get_object(Bucket=bucket, Key="v2/mp")["Body"].read() == \
+        b"part"
+    v2.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": key}, {"Key": "v2/copy"}, {"Key": "v2/mp"}]})
+    assert "Contents" not in v2.list_objects_v2(Bucket=bucket, Prefix="v2/")
+
+
+def test_sigv2_header_refusals(http_endpoint, v2, bucket):
+    v2.put_object(Bucket=bucket, Key="k", Body=b"x")
+    import boto3
+    from botocore.config import Config
+
+    wrong = boto3.session.Session().client(
+        "s3", endpoint_url=http_endpoint.url, region_name=REGION,
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key="x" + SECRET_KEY,
+        config=Config(signature_version="s3",
+                      retries={"total_max_attempts": 1}))
+    with pytest.raises(ClientError) as e:
+        wrong.get_object(Bucket=bucket, Key="k")
+    assert error_of(e) == ("SignatureDoesNotMatch", 403)
+    url = "%s/%s/k" % (http_endpoint.url, bucket)
+    for headers, code in [
+        ({"Authorization": "AWS %s:%s" % (ACCESS_KEY, "A" * 28)},
+         "AccessDenied"),
+        ({"Authorization": "AWS AKIANOTAKEY000000000:%s" % ("A" * 28),
+          "Date": email_date(time.time())}, "InvalidAccessKeyId"),
+        ({"Authorization": "AWS %s:%s" % (ACCESS_KEY, "A" * 28),
+          "Date": email_date(time.time())}, "SignatureDoesNotMatch"),
+        ({"Authorization": "AWS %s:%s" % (ACCESS_KEY, "A" * 28),
+          "Date": email_date(time.time() - 3600)}, "RequestTimeTooSkewed"),
+        ({"Authorization": "AWS nocolon"}, "AuthorizationHeaderMalformed"),
+    ]:
+        resp = requests.get(url, headers=headers, timeout=30)
+        assert code_of(resp) == code, headers
+        assert resp.status_code in (400, 403)
+
+
+def test_sigv2_header_refuses_kms_objects(v2, v4, bucket, http_endpoint):
+    kms = http_endpoint.boto3("kms")
+    arn = kms.create_key(Description="sigv2 header")["KeyMetadata"]["Arn"]
+    v4.put_object(Bucket=bucket, Key="kms2", Body=b"secret",
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=arn)
+    with pytest.raises(ClientError) as e:
+        v2.get_object(Bucket=bucket, Key="kms2")
+    assert error_of(e) == ("InvalidArgument", 400)
 
 
 def test_sigv2_refuses_kms_objects(s3, v4, bucket, http_endpoint):
