@@ -496,6 +496,74 @@ test_body_only_needed_segments(void **state)
     free(data);
 }
 
+/*
+ * A body long enough to be decrypted ahead by a helper thread, read in
+ * order in reply-sized blocks, then with jumps back and forth (which stop
+ * the helper), then closed half-read while the helper is busy.
+ */
+static void
+test_body_decrypt_ahead(void **state)
+{
+    struct fix *f = *state;
+    uint64_t size = 40 * SEG + 123, off;
+    uint8_t key[32], *data = pattern(size, 21);
+    struct sse_reader *r;
+    char id[BLOB_ID_LEN];
+
+    memset(key, 21, sizeof(key));
+    put_body(f, key, data, size, 3 * SEG, id);
+    assert_int_equal(read_all(f, id, key, size, data), 0);
+
+    assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
+    for (off = 0; off < size; off += 4 * SEG)
+        check_range(r, data, size, off, 4 * SEG);
+    sse_reader_close(r);
+
+    assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
+    check_range(r, data, size, 2 * SEG, 4 * SEG);
+    check_range(r, data, size, 6 * SEG, 2 * SEG);
+    check_range(r, data, size, SEG, SEG);
+    check_range(r, data, size, 30 * SEG, 11 * SEG);
+    check_range(r, data, size, 8 * SEG + 1, 5);
+    sse_reader_close(r);
+
+    assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
+    check_range(r, data, size, 0, SEG);
+    sse_reader_close(r);
+    free(data);
+}
+
+/* A tampered segment deep in a body read ahead fails there, with every
+ * byte before it delivered and none after. */
+static void
+test_body_decrypt_ahead_tamper(void **state)
+{
+    struct fix *f = *state;
+    uint64_t size = 40 * SEG;
+    uint8_t key[32], *data = pattern(size, 22), *raw, *buf;
+    struct sse_reader *r;
+    char id[BLOB_ID_LEN], path[256];
+    size_t len, got;
+
+    memset(key, 22, sizeof(key));
+    put_body(f, key, data, size, 3 * SEG, id);
+    blob_path(f, id, path, sizeof(path));
+    raw = slurp(path, &len);
+    raw[20 + 25 * (SEG + 16) + 7] ^= 0x80;
+    spew(path, raw, len);
+
+    buf = malloc(size);
+    assert_non_null(buf);
+    assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
+    assert_int_equal(sse_reader_read(r, 0, buf, size, &got), CERR_CORRUPT);
+    assert_int_equal(got, 25 * SEG);
+    assert_memory_equal(buf, data, got);
+    sse_reader_close(r);
+    free(buf);
+    free(raw);
+    free(data);
+}
+
 static void
 test_body_truncate_and_append(void **state)
 {
@@ -2000,6 +2068,8 @@ main(void)
         BLOB_TEST(test_body_flip_segments),
         BLOB_TEST(test_body_direct_and_cached),
         BLOB_TEST(test_body_only_needed_segments),
+        BLOB_TEST(test_body_decrypt_ahead),
+        BLOB_TEST(test_body_decrypt_ahead_tamper),
         BLOB_TEST(test_body_truncate_and_append),
         BLOB_TEST(test_body_reorder),
         BLOB_TEST(test_body_bad_headers),
