@@ -242,12 +242,29 @@ parse_max(struct s3_req *r, const char *name, size_t *out)
     return 0;
 }
 
+/*
+ * ?encoding-type: absent, or "url" (keys percent-encoded in the reply,
+ * the one way to get a key XML 1.0 cannot carry) into *url.  0 or
+ * CERR_INVALID_ARGUMENT.
+ */
+static int
+encoding_param(struct s3_req *r, bool *url)
+{
+    const char *enc = s3_param(r, "encoding-type");
+
+    *url = enc != NULL;
+    if (enc == NULL || strcmp(enc, "url") == 0)
+        return 0;
+    err_set_argument(&r->d, "encoding-type", enc);
+    return err_set(&r->d, CERR_INVALID_ARGUMENT, "Invalid Encoding "
+                   "Method specified in Request");
+}
+
 static int
 list_prepare(struct s3_req *r, struct listing *l)
 {
     struct policy_ctx *c = policy_ctx_new();
     struct buf arn = BUF_INIT;
-    const char *enc = s3_param(r, "encoding-type");
     int rc;
 
     if (c == NULL)
@@ -264,14 +281,9 @@ list_prepare(struct s3_req *r, struct listing *l)
     s3_bucket_arn(r->bucket, NULL, &arn);
     rc = s3_authorize(r, "s3:ListBucket", arn.data, c);
     buf_free(&arn);
-    if (rc != 0 || (rc = s3_load_bucket(r)) != 0)
+    if (rc != 0 || (rc = s3_load_bucket(r)) != 0 ||
+        (rc = encoding_param(r, &l->url)) != 0)
         return rc;
-    if (enc && strcmp(enc, "url") != 0) {
-        err_set_argument(&r->d, "encoding-type", enc);
-        return err_set(&r->d, CERR_INVALID_ARGUMENT, "Invalid Encoding "
-                       "Method specified in Request");
-    }
-    l->url = enc != NULL;
     return parse_max(r, "max-keys", &l->max);
 }
 
@@ -455,13 +467,14 @@ s3_list_parts(struct s3_req *r)
 }
 
 static void
-upload_xml(struct s3_req *r, struct buf *b, const struct meta_upload *u)
+upload_xml(struct s3_req *r, struct buf *b, const struct meta_upload *u,
+           bool url)
 {
     char when[32];
 
     time_iso8601(u->created_ms, when);
     buf_puts(b, "<Upload>");
-    s3_xml_put_elem(b, "Key", u->key);
+    put_text(b, "Key", u->key, url);
     buf_put_xml_elem(b, "UploadId", u->upload_id);
     owner_xml(r, b, "Initiator");
     owner_xml(r, b, "Owner");
@@ -476,6 +489,7 @@ struct upload_page {
     const char *prefix;
     const char *delimiter;
     size_t max;
+    bool url;                       /* encoding-type=url */
     struct buf entries;             /* <Upload> and <CommonPrefixes> */
     size_t count;
     bool truncated;
@@ -514,14 +528,14 @@ walk_uploads(struct s3_req *r, struct upload_page *pg, const char *km,
             pg->count++;
             if (folded) {
                 buf_puts(&pg->entries, "<CommonPrefixes>");
-                s3_xml_put_elem(&pg->entries, "Prefix", cp.data);
+                put_text(&pg->entries, "Prefix", cp.data, pg->url);
                 buf_puts(&pg->entries, "</CommonPrefixes>");
                 /* 0xff never occurs in UTF-8: skip the whole prefix. */
                 snprintf(key, sizeof(key), "%s\xff", cp.data);
                 id[0] = '\0';
                 break;
             }
-            upload_xml(r, &pg->entries, &v[i]);
+            upload_xml(r, &pg->entries, &v[i], pg->url);
             snprintf(key, sizeof(key), "%s", v[i].key);
             snprintf(id, sizeof(id), "%s", v[i].upload_id);
         }
@@ -549,6 +563,7 @@ s3_list_uploads(struct s3_req *r)
     pg.delimiter = s3_param(r, "delimiter");
     rc = s3_authorize_bucket(r, "s3:ListBucketMultipartUploads");
     if (rc == 0 && (rc = s3_load_bucket(r)) == 0 &&
+        (rc = encoding_param(r, &pg.url)) == 0 &&
         (rc = parse_max(r, "max-uploads", &pg.max)) == 0)
         rc = walk_uploads(r, &pg, km ? km : "", im ? im : "");
     if (rc != 0) {
@@ -559,15 +574,17 @@ s3_list_uploads(struct s3_req *r)
 
     s3_xml_open(&b, "ListMultipartUploadsResult");
     buf_put_xml_elem(&b, "Bucket", r->bucket);
-    s3_xml_put_elem(&b, "KeyMarker", km ? km : "");
+    put_text(&b, "KeyMarker", km ? km : "", pg.url);
     s3_xml_put_elem(&b, "UploadIdMarker", im ? im : "");
     if (pg.truncated) {
-        s3_xml_put_elem(&b, "NextKeyMarker", pg.next_key);
+        put_text(&b, "NextKeyMarker", pg.next_key, pg.url);
         s3_xml_put_elem(&b, "NextUploadIdMarker", pg.next_id);
     }
-    s3_xml_put_elem(&b, "Prefix", pg.prefix);
+    put_text(&b, "Prefix", pg.prefix, pg.url);
     if (pg.delimiter)
-        s3_xml_put_elem(&b, "Delimiter", pg.delimiter);
+        put_text(&b, "Delimiter", pg.delimiter, pg.url);
+    if (pg.url)
+        buf_put_xml_elem(&b, "EncodingType", "url");
     buf_printf(&b, "<MaxUploads>%zu</MaxUploads>", pg.max);
     buf_printf(&b, "<IsTruncated>%s</IsTruncated>",
                pg.truncated ? "true" : "false");

@@ -9,6 +9,7 @@ import http.client
 import ssl
 import xml.etree.ElementTree as ET
 import zlib
+from urllib.parse import unquote
 
 import pytest
 
@@ -225,6 +226,15 @@ def test_odd_keys_in_uploads_and_parts(s3, bucket):
     uploads = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
     assert sorted(u["Key"] for u in uploads) == \
         sorted(k.replace("\x01", "\ufffd") for k in ODD_KEYS)
+    # encoding-type=url gives the exact keys (boto3 leaves them encoded
+    # for this call).
+    encoded = s3.list_multipart_uploads(Bucket=bucket, EncodingType="url")
+    assert encoded["EncodingType"] == "url"
+    assert sorted(unquote(u["Key"]) for u in encoded["Uploads"]) == \
+        sorted(ODD_KEYS)
+    with pytest.raises(ClientError) as e:
+        s3.list_multipart_uploads(Bucket=bucket, EncodingType="base64")
+    assert error_of(e) == ("InvalidArgument", 400)
     for u in uploads:
         key = u["Key"].replace("\ufffd", "\x01")
         s3.abort_multipart_upload(Bucket=bucket, Key=key,
