@@ -322,38 +322,72 @@ open_day(struct kms_audit *a, int64_t now_ms)
     return 0;
 }
 
+/* ,"name":"s" when s is set; the first member has no comma. */
 static void
-set_str(json_t *o, const char *name, const char *s)
+put_str(struct buf *b, const char *name, const char *s)
 {
-    if (s != NULL && s[0] != '\0')
-        json_object_set_new(o, name, json_string(s));
+    if (s == NULL || s[0] == '\0')
+        return;
+    buf_puts(b, b->len > 1 ? ",\"" : "\"");
+    buf_puts(b, name);
+    buf_puts(b, "\":");
+    kms_put_json_str(b, s);
 }
 
-/* The record of r without "prev".  NULL when out of memory. */
-static json_t *
-record(const struct kms_req *r, int rc, int64_t now_ms)
+/* ,"encryptionContext":{...}: its members are strings (checked when the
+ * request was read); anything else is written as jansson would. */
+static void
+put_context(struct buf *b, const json_t *ctx)
+{
+    const char *key;
+    json_t *val;
+    char *text;
+    bool first = true;
+
+    if (ctx == NULL || json_object_size(ctx) == 0)
+        return;
+    buf_puts(b, ",\"encryptionContext\":{");
+    json_object_foreach((json_t *)ctx, key, val) {
+        if (!first)
+            buf_putc(b, ',');
+        first = false;
+        kms_put_json_str(b, key);
+        buf_putc(b, ':');
+        if (json_is_string(val)) {
+            kms_put_json_str(b, json_string_value(val));
+            continue;
+        }
+        text = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+        buf_puts(b, text != NULL ? text : "null");
+        free(text);
+    }
+    buf_putc(b, '}');
+}
+
+/*
+ * The record of r into b, without "prev" and the closing brace, which
+ * kms_audit_write adds under the lock.  Written by hand rather than
+ * through jansson: building and dumping a jansson object was a tenth of a
+ * KMS call's instructions.
+ */
+static void
+record(struct buf *b, const struct kms_req *r, int rc, int64_t now_ms)
 {
     const struct kms_caller *c = r->c;
     char when[32];
-    json_t *o;
 
-    o = json_object();
-    if (o == NULL)
-        return NULL;
     time_iso8601(now_ms, when);
-    set_str(o, "time", when);
-    set_str(o, "requestId", c != NULL ? c->request_id : NULL);
-    set_str(o, "principal", c != NULL ? c->principal_arn : NULL);
-    set_str(o, "sourceIp", c != NULL ? c->source_ip : NULL);
-    set_str(o, "viaService", c != NULL ? c->via_service : NULL);
-    set_str(o, "operation", r->op);
-    set_str(o, "action", r->action);
-    set_str(o, "keyArn", r->arn);
-    if (r->ctx != NULL && json_object_size(r->ctx) > 0)
-        json_object_set_new(o, "encryptionContext",
-                            json_deep_copy(r->ctx));
-    set_str(o, "outcome", rc == 0 ? "ok" : err_lookup(rc)->kms_type);
-    return o;
+    buf_putc(b, '{');
+    put_str(b, "time", when);
+    put_str(b, "requestId", c != NULL ? c->request_id : NULL);
+    put_str(b, "principal", c != NULL ? c->principal_arn : NULL);
+    put_str(b, "sourceIp", c != NULL ? c->source_ip : NULL);
+    put_str(b, "viaService", c != NULL ? c->via_service : NULL);
+    put_str(b, "operation", r->op);
+    put_str(b, "action", r->action);
+    put_str(b, "keyArn", r->arn);
+    put_context(b, r->ctx);
+    put_str(b, "outcome", rc == 0 ? "ok" : err_lookup(rc)->kms_type);
 }
 
 /* Append text + newline with one write(), undoing a short write. */
@@ -384,31 +418,36 @@ int
 kms_audit_write(struct kms_audit *a, const struct kms_req *r, int rc)
 {
     int64_t now = time_now_ms();
-    char *line = NULL, hex[65];
-    json_t *o;
+    struct buf line = BUF_INIT;
+    char hex[65];
     size_t len;
     int ret;
 
     if (a->dir == NULL)
         return 0;
-    o = record(r, rc, now);
-    if (o == NULL)
+    record(&line, r, rc, now);
+    buf_reserve(&line, 96);    /* prev and the end, added in the lock */
+    if (buf_failed(&line)) {
+        buf_free(&line);
         return CERR_NOMEM;
+    }
 
     pthread_mutex_lock(&a->mu);
     ret = a->sync_err;
     if (ret == 0)
         ret = open_day(a, now);
-    if (ret == 0 && json_object_set_new(o, "prev", json_string(a->prev)))
-        ret = CERR_NOMEM;
-    if (ret == 0 && (line = json_dumps(o, JSON_COMPACT |
-                                           JSON_PRESERVE_ORDER)) == NULL)
-        ret = CERR_NOMEM;
     if (ret == 0) {
-        len = strlen(line);
-        hash_line(line, len, hex);
-        line[len] = '\n';       /* replaces the NUL; len + 1 bytes out */
-        ret = append(a->fd, line, len + 1);
+        buf_puts(&line, ",\"prev\":\"");
+        buf_puts(&line, a->prev);
+        buf_puts(&line, "\"}");
+        ret = buf_failed(&line) ? CERR_NOMEM : 0;
+    }
+    if (ret == 0) {
+        len = line.len;
+        hash_line(line.data, len, hex);
+        buf_putc(&line, '\n');
+        ret = buf_failed(&line) ? CERR_NOMEM
+                                : append(a->fd, line.data, len + 1);
     }
     if (ret == 0) {
         memcpy(a->prev, hex, sizeof(hex));
@@ -419,8 +458,7 @@ kms_audit_write(struct kms_audit *a, const struct kms_req *r, int rc)
     if (ret != 0)
         log_error("kms: audit write failed for request %s",
                   r->c != NULL && r->c->request_id ? r->c->request_id : "-");
-    free(line);
-    json_decref(o);
+    buf_free(&line);
     return ret;
 }
 

@@ -269,6 +269,53 @@ parse_body(const char *body, size_t len, json_t **out, struct err_detail *d)
     return 0;
 }
 
+/* True when every member of o is a string, as in the replies of the
+ * cryptographic operations. */
+static bool
+all_strings(json_t *o)
+{
+    const char *key;
+    json_t *val;
+
+    json_object_foreach(o, key, val) {
+        if (!json_is_string(val))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * The members of r->res, without the braces, into out: by hand when they
+ * are all strings (dumping through jansson was a twentieth of a
+ * GenerateDataKey's instructions), else through jansson.
+ */
+static int
+put_members(struct kms_req *r, struct buf *out)
+{
+    const char *key;
+    json_t *val;
+    char *text;
+    size_t n = 0;
+
+    if (all_strings(r->res)) {
+        json_object_foreach(r->res, key, val) {
+            if (n++ > 0)
+                buf_putc(out, ',');
+            kms_put_json_str(out, key);
+            buf_putc(out, ':');
+            kms_put_json_str(out, json_string_value(val));
+        }
+        return 0;
+    }
+    text = json_dumps(r->res, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                              JSON_REAL_PRECISION(13));
+    if (text == NULL)
+        return CERR_NOMEM;
+    buf_append(out, text + 1, strlen(text) - 2);    /* inside the braces */
+    free(text);
+    return 0;
+}
+
 /*
  * The response: the members of r->res, and the Plaintext member written
  * straight into out so that the only copy left to wipe is out itself.
@@ -276,31 +323,25 @@ parse_body(const char *body, size_t len, json_t **out, struct err_detail *d)
 static int
 write_reply(struct kms_req *r, struct buf *out)
 {
-    size_t need;
-    char *text;
+    int rc;
 
     if (json_object_size(r->res) == 0 && r->plain_len == 0)
         return 0;               /* no output members: an empty body */
-    text = json_dumps(r->res, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                              JSON_REAL_PRECISION(13));
-    if (text == NULL)
-        return CERR_NOMEM;
-
-    need = strlen(text) + base64_encoded_len(r->plain_len) + 32;
-    if (buf_reserve(out, need) != 0) {
-        free(text);
-        return CERR_NOMEM;
-    }
-    buf_append(out, text, strlen(text) - 1);    /* all but the '}' */
-    if (r->plain_len > 0) {
+    buf_putc(out, '{');
+    rc = put_members(r, out);
+    /* Room first: a buffer that grew under the plaintext would leave a
+     * copy of it unwiped. */
+    if (rc == 0 && r->plain_len > 0 &&
+        buf_reserve(out, base64_encoded_len(r->plain_len) + 32) != 0)
+        rc = CERR_NOMEM;
+    if (rc == 0 && r->plain_len > 0) {
         buf_puts(out, json_object_size(r->res) ? ",\"Plaintext\":\""
                                                 : "\"Plaintext\":\"");
         buf_put_base64(out, r->plain, r->plain_len);
         buf_putc(out, '"');
     }
     buf_putc(out, '}');
-    free(text);
-    return buf_failed(out) ? CERR_NOMEM : 0;
+    return rc == 0 && buf_failed(out) ? CERR_NOMEM : rc;
 }
 
 /* The operations with a GrantTokens member, checked for all of them. */

@@ -1689,6 +1689,38 @@ test_audit_chain_verifies(void **state)
     free(blob);
 }
 
+/* Context keys and values that need escaping come back from the audit
+ * line as they were sent, and the line still chains. */
+static void
+test_audit_escapes_context(void **state)
+{
+    struct fix *f = *state;
+    char id[37], *blob, *path, *data, *last;
+    size_t lines = 0, len;
+    json_t *rec, *ctx;
+
+    make_key(f, id);
+    blob = encrypt(f, id, "{\"q\\\"uote\": \"back\\\\slash\\nline\", "
+                   "\"ctl\": \"\\u0001\\t\", \"uni\": \"caf\\u00e9 /\"}");
+    assert_int_equal(kms_audit_verify(f->audit, &lines, NULL), 0);
+    assert_int_equal(lines, 2);
+
+    path = today_file(f);
+    data = slurp(path, &len);
+    data[len - 1] = '\0';
+    last = strrchr(data, '\n') + 1;
+    rec = json_loads(last, 0, NULL);
+    assert_non_null(rec);
+    ctx = json_object_get(rec, "encryptionContext");
+    assert_string_equal(str(ctx, "q\"uote"), "back\\slash\nline");
+    assert_string_equal(str(ctx, "ctl"), "\001\t");
+    assert_string_equal(str(ctx, "uni"), "caf\xc3\xa9 /");
+    json_decref(rec);
+    free(data);
+    free(path);
+    free(blob);
+}
+
 static void
 test_audit_detects_edited_line(void **state)
 {
@@ -2331,6 +2363,7 @@ main(void)
         T(test_client_data_keys),
         T(test_internal_keys),
         T(test_audit_chain_verifies),
+        T(test_audit_escapes_context),
         T(test_audit_detects_edited_line),
         T(test_audit_continues_after_restart),
         T(test_audit_resumes_after_long_line),
