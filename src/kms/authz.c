@@ -103,6 +103,50 @@ decide_keyless(const struct kms_caller *c, const struct policy_request *q)
     return allow ? POLICY_ALLOW : POLICY_DENY;
 }
 
+/* Does an identity policy of c allow q, with none denying it? */
+static bool
+identity_allows(const struct kms_caller *c, const struct policy_request *q)
+{
+    bool allow = false;
+    size_t i;
+
+    for (i = 0; i < c->nidentity; i++) {
+        enum policy_result v = policy_eval(c->identity[i], q);
+
+        if (v == POLICY_DENY)
+            return false;
+        allow = allow || v == POLICY_ALLOW;
+    }
+    return allow;
+}
+
+/*
+ * The decision when the policies alone do not allow q: a grant may.
+ * Grants only add Allows, so the policies are asked again with one and a
+ * Deny still wins.  A grant to the caller's account counts for its users
+ * only where an identity policy allows them the action on the key (AWS
+ * hands an account's permissions on to its users through IAM policies).
+ */
+static int
+grant_decide(struct kms_req *r, const struct meta_kms_key *key,
+             const json_t *ctx, const struct policy *kp,
+             const struct policy_request *q, enum policy_result *v)
+{
+    bool to_account;
+    int rc;
+
+    rc = kms_grant_check(r, key, q->action, ctx, &r->by_grant,
+                         &to_account);
+    if (rc == 0 && r->by_grant && to_account &&
+        !identity_allows(r->c, q))
+        r->by_grant = false;
+    r->by_account_grant = r->by_grant && to_account;
+    if (rc == 0 && r->by_grant)
+        *v = policy_decide_kms(kp, r->c->identity, r->c->nidentity, true,
+                               q);
+    return rc;
+}
+
 /*
  * May r->c perform `action` on `key` (or, with key NULL, on `resource`)
  * with encryption context ctx?  Returns 0, CERR_KMS_ACCESS_DENIED with a
@@ -142,7 +186,7 @@ kms_authorize(struct kms_req *r, const struct meta_kms_key *key,
     q.action = action;
     q.resource = resource != NULL ? resource : "*";
     q.ctx = pc;
-    r->by_grant = false;
+    r->by_grant = r->by_account_grant = false;
     /* An unsigned S3 request never uses a key, whatever "*" allows. */
     if (r->c->principal_arn == NULL)
         v = POLICY_DENY;
@@ -154,12 +198,8 @@ kms_authorize(struct kms_req *r, const struct meta_kms_key *key,
         v = policy_decide_kms(kp, r->c->identity, r->c->nidentity, false,
                               &q);
 
-    /* Grants only add Allows: ask again with one, so a Deny still wins. */
-    if (v != POLICY_ALLOW && kp != NULL &&
-        (rc = kms_grant_check(r, key, action, ctx, &r->by_grant)) == 0 &&
-        r->by_grant)
-        v = policy_decide_kms(kp, r->c->identity, r->c->nidentity, true,
-                              &q);
+    if (v != POLICY_ALLOW && kp != NULL)
+        rc = grant_decide(r, key, ctx, kp, &q, &v);
     if (rc != 0)
         goto out;
     if (v != POLICY_ALLOW)

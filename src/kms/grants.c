@@ -409,32 +409,107 @@ grant_allows(const struct meta_kms_grant *g, uint32_t bit, bool context,
     return ok;
 }
 
-/*
- * Does a grant on key let r->c perform `action` with context ctx?  *yes
- * says.  Only grants whose grantee is the caller's principal ARN count.
- * 0 or a store error.
- */
-int
-kms_grant_check(struct kms_req *r, const struct meta_kms_key *key,
-                const char *action, const json_t *ctx, bool *yes)
+/* Does one of the grants of grantee on key_id allow bit with ctx? */
+static int
+grantee_allows(struct kms_req *r, const char *key_id, const char *grantee,
+               const struct grant_op *o, const json_t *ctx, bool *yes)
 {
-    uint32_t bit = kms_grant_bit(action);
-    const struct grant_op *o;
     struct meta_kms_grant *v = NULL;
     size_t n = 0, i;
     int rc;
 
-    *yes = false;
+    rc = meta_kms_grant_list(r->k->meta, key_id, grantee, NULL, NULL, NULL,
+                             SIZE_MAX, &v, &n);
+    for (i = 0; rc == 0 && i < n && !*yes; i++)
+        *yes = grant_allows(&v[i], o->bit, o->context, ctx);
+    meta_kms_grant_list_free(v, n);
+    return rc;
+}
+
+/* The two ways a grant may name the caller's account: the account's root
+ * ARN and its bare id. */
+static void
+account_grantees(const struct kms_caller *c, char root[KMS_ARN_MAX])
+{
+    snprintf(root, KMS_ARN_MAX, "arn:aws:iam::%s:root", c->account);
+}
+
+/*
+ * Does a grant on key let r->c perform `action` with context ctx?  *yes
+ * says.  Grants count whose grantee is the caller's principal ARN, or its
+ * account (the root ARN or the bare account id).  A grant to the account
+ * passes on to the account's IAM users the way a key policy naming the
+ * account does: only through their identity policies, which the caller
+ * checks when *to_account comes back true (root is the account itself,
+ * so for root it never does).  0 or a store error.
+ */
+int
+kms_grant_check(struct kms_req *r, const struct meta_kms_key *key,
+                const char *action, const json_t *ctx, bool *yes,
+                bool *to_account)
+{
+    uint32_t bit = kms_grant_bit(action);
+    const struct grant_op *o;
+    char root[KMS_ARN_MAX];
+    int rc;
+
+    *yes = *to_account = false;
     if (bit == 0 || r->c == NULL || r->c->principal_arn == NULL)
         return 0;
     o = op_by_name(action + 4);
-    /* XXX: a grant counts for the one principal ARN it names; a grant to
-     * an account (its root ARN) does not pass on to that account's users
-     * through their identity policies: they get AccessDeniedException. */
-    rc = meta_kms_grant_list(r->k->meta, key->key_id, r->c->principal_arn,
-                             NULL, NULL, NULL, SIZE_MAX, &v, &n);
-    for (i = 0; rc == 0 && i < n && !*yes; i++)
-        *yes = grant_allows(&v[i], bit, o->context, ctx);
-    meta_kms_grant_list_free(v, n);
+    rc = grantee_allows(r, key->key_id, r->c->principal_arn, o, ctx, yes);
+    if (rc != 0 || *yes || r->c->account == NULL)
+        return rc;
+
+    account_grantees(r->c, root);
+    if (strcmp(root, r->c->principal_arn) != 0)
+        rc = grantee_allows(r, key->key_id, root, o, ctx, yes);
+    if (rc == 0 && !*yes)
+        rc = grantee_allows(r, key->key_id, r->c->account, o, ctx, yes);
+    *to_account = *yes && r->c->user_name != NULL;
+    return rc;
+}
+
+/*
+ * The grants on key_id that r->c holds: those naming its principal ARN,
+ * and with `account` those naming its account too.  Free *v with
+ * meta_kms_grant_list_free.  0 or a store error.
+ */
+int
+kms_grants_held(struct kms_req *r, const char *key_id, bool account,
+                struct meta_kms_grant **v, size_t *n)
+{
+    const char *names[3];
+    char root[KMS_ARN_MAX];
+    struct meta_kms_grant *part, *all;
+    size_t k = 0, i, m;
+    int rc = 0;
+
+    *v = NULL;
+    *n = 0;
+    names[k++] = r->c->principal_arn;
+    if (account && r->c->account != NULL) {
+        account_grantees(r->c, root);
+        if (strcmp(root, r->c->principal_arn) != 0)
+            names[k++] = root;
+        names[k++] = r->c->account;
+    }
+    for (i = 0; i < k && rc == 0; i++) {
+        part = NULL;
+        m = 0;
+        rc = meta_kms_grant_list(r->k->meta, key_id, names[i], NULL, NULL,
+                                 NULL, SIZE_MAX, &part, &m);
+        all = rc == 0 && m > 0 ? realloc(*v, (*n + m) * sizeof(**v)) : *v;
+        if (rc == 0 && m > 0 && all == NULL)
+            rc = CERR_NOMEM;
+        if (rc == 0 && m > 0) {
+            memcpy(all + *n, part, m * sizeof(*part));
+            *v = all;
+            *n += m;
+            free(part);         /* its members now belong to *v */
+        } else {
+            meta_kms_grant_list_free(part, m);
+        }
+    }
     return rc;
 }

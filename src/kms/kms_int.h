@@ -129,6 +129,7 @@ struct kms_req {
     size_t plain_len;               /* so that it can be wiped; 0 none */
     bool by_grant;                  /* the last authorization held only
                                      * through a grant */
+    bool by_account_grant;          /* ... one to the caller's account */
 };
 
 /* ---- args.c: request members ------------------------------------------ */
@@ -326,7 +327,10 @@ int kms_arg_constraints(struct kms_req *r, json_t **out);
 bool kms_grant_constraints_hold(const json_t *cons, const json_t *ctx);
 bool kms_grant_constraints_within(const json_t *parent, const json_t *child);
 int kms_grant_check(struct kms_req *r, const struct meta_kms_key *key,
-                    const char *action, const json_t *ctx, bool *yes);
+                    const char *action, const json_t *ctx, bool *yes,
+                    bool *to_account);
+int kms_grants_held(struct kms_req *r, const char *key_id, bool account,
+                    struct meta_kms_grant **v, size_t *n);
 
 /* ---- audit.c ----------------------------------------------------------- */
 

@@ -195,7 +195,8 @@ struct new_grant {
 
 /*
  * Through a grant, a caller may only hand on what that grant allows: some
- * grant of the caller's with CreateGrant must cover the new one.
+ * grant of the caller's with CreateGrant must cover the new one (a grant
+ * to its account counts when that is what let it call CreateGrant).
  */
 static int
 check_delegation(struct kms_req *r, const struct new_grant *ng)
@@ -206,8 +207,9 @@ check_delegation(struct kms_req *r, const struct new_grant *ng)
     json_t *pc;
     int rc;
 
-    rc = meta_kms_grant_list(r->k->meta, ng->g.key_id, r->c->principal_arn,
-                             NULL, NULL, NULL, SIZE_MAX, &v, &n);
+    rc = kms_grants_held(r, ng->g.key_id,
+                         r->c->user_name == NULL || r->by_account_grant,
+                         &v, &n);
     for (i = 0; rc == 0 && i < n && !ok; i++) {
         if (!(v[i].ops & KMS_GRANT_CREATE_GRANT) ||
             (ng->g.ops & ~v[i].ops) != 0)

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from access_helpers import (User, allow, bucket_arn, error_of, identity,
-                            root_arn)
+from access_helpers import (User, allow, bucket_arn, deny, error_of,
+                            identity, root_arn)
 from clients import unique_name
 from server import REGION
 
@@ -194,3 +194,91 @@ def test_anonymous_never_uses_a_key(http_endpoint, s3, kms, bucket):
         anon.put_object(Bucket=bucket, Key="new", Body=b"n",
                         ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
     assert error_of(e) == ("AccessDenied", 403)
+
+
+def managed_by_root_only():
+    """A key policy that lets the account manage the key and grant it,
+    but use it for nothing: only a grant can."""
+    return key_policy({
+        "Sid": "manage", "Effect": "Allow", "Principal": {"AWS": root_arn()},
+        "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant",
+                   "kms:DescribeKey", "kms:GetKeyPolicy",
+                   "kms:PutKeyPolicy"],
+        "Resource": "*"})
+
+
+@pytest.mark.parametrize("grantee", ["root-arn", "account-id"])
+def test_grant_to_the_account_passes_to_users_through_iam(
+        coffer, tmp_path, http_endpoint, kms, grantee):
+    """A grant whose grantee is the account (its root ARN or its bare id)
+    is used by the account's IAM users the way a key policy naming the
+    account is: only where their identity policies allow the operation
+    on the key, and never past a Deny.  Root, the account itself, uses
+    it directly."""
+    from server import ACCOUNT_ID
+
+    key = kms.create_key(Policy=managed_by_root_only())["KeyMetadata"][
+        "Arn"]
+    user = User(coffer, tmp_path,
+                policies={"use": identity(allow(["kms:Encrypt",
+                                                  "kms:Decrypt"], key))})
+    bare = User(coffer, tmp_path)
+    ukms, bkms = (u.client(http_endpoint, "kms") for u in (user, bare))
+    for client in (ukms, kms):
+        with pytest.raises(ClientError) as e:
+            client.encrypt(KeyId=key, Plaintext=b"x")
+        assert error_of(e) == ("AccessDeniedException", 400)
+
+    who = root_arn() if grantee == "root-arn" else ACCOUNT_ID
+    grant = kms.create_grant(KeyId=key, GranteePrincipal=who,
+                             Operations=["Encrypt", "Decrypt"])["GrantId"]
+    blob = ukms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"]
+    assert ukms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"
+    # No identity policy: the grant to the account is not the user's own.
+    with pytest.raises(ClientError) as e:
+        bkms.decrypt(CiphertextBlob=blob)
+    assert error_of(e) == ("AccessDeniedException", 400)
+    assert bare.arn in e.value.response["Error"]["Message"]
+    # Operations the grant leaves out stay refused whatever IAM says.
+    user.attach("more", identity(allow("kms:GenerateDataKey", key)))
+    with pytest.raises(ClientError) as e:
+        ukms.generate_data_key(KeyId=key, KeySpec="AES_256")
+    assert error_of(e) == ("AccessDeniedException", 400)
+    # A Deny in an identity policy wins over the grant.
+    user.attach("no", identity(deny("kms:Decrypt", key)))
+    with pytest.raises(ClientError) as e:
+        ukms.decrypt(CiphertextBlob=blob)
+    assert error_of(e) == ("AccessDeniedException", 400)
+    user.detach("no")
+    ukms.decrypt(CiphertextBlob=blob)
+
+    kms.revoke_grant(KeyId=key, GrantId=grant)
+    with pytest.raises(ClientError) as e:
+        ukms.encrypt(KeyId=key, Plaintext=b"x")
+    assert error_of(e) == ("AccessDeniedException", 400)
+
+
+def test_user_hands_on_a_grant_to_the_account(coffer, tmp_path,
+                                              http_endpoint, kms):
+    """A user whose identity policy allows kms:CreateGrant may hand on
+    what a grant to its account allows, and no more."""
+    # Only root itself, not the account's users, may grant by the policy.
+    key = kms.create_key(Policy=key_policy({
+        "Effect": "Allow", "Principal": {"AWS": root_arn()},
+        "Action": ["kms:CreateGrant", "kms:PutKeyPolicy"], "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalArn": root_arn()}}}))[
+            "KeyMetadata"]["Arn"]
+    kms.create_grant(KeyId=key, GranteePrincipal=root_arn(),
+                     Operations=["Encrypt", "CreateGrant"])
+    user = User(coffer, tmp_path,
+                policies={"g": identity(allow("kms:CreateGrant", key))})
+    other = User(coffer, tmp_path)
+    ukms = user.client(http_endpoint, "kms")
+    ukms.create_grant(KeyId=key, GranteePrincipal=other.arn,
+                      Operations=["Encrypt"])
+    other.client(http_endpoint, "kms").encrypt(KeyId=key, Plaintext=b"o")
+    with pytest.raises(ClientError) as e:
+        ukms.create_grant(KeyId=key, GranteePrincipal=other.arn,
+                          Operations=["Decrypt"])
+    assert error_of(e) == ("AccessDeniedException", 400)
