@@ -38,7 +38,7 @@
 #define SEALED_SEG (SEG + CRYPTO_TAG_LEN)
 #define MAX_SEGMENTS (1ULL << 31)
 #define AHEAD_SLOTS 8               /* segments decrypted ahead, 512 KiB */
-#define AHEAD_MIN 16                /* segments left worth a thread for */
+#define AHEAD_MIN 64                /* segments left worth a thread for */
 
 static const uint8_t magic[4] = { 'C', 'F', 'B', '1' };
 

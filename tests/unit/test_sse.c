@@ -505,7 +505,7 @@ static void
 test_body_decrypt_ahead(void **state)
 {
     struct fix *f = *state;
-    uint64_t size = 40 * SEG + 123, off;
+    uint64_t size = 100 * SEG + 123, off;
     uint8_t key[32], *data = pattern(size, 21);
     struct sse_reader *r;
     char id[BLOB_ID_LEN];
@@ -523,7 +523,7 @@ test_body_decrypt_ahead(void **state)
     check_range(r, data, size, 2 * SEG, 4 * SEG);
     check_range(r, data, size, 6 * SEG, 2 * SEG);
     check_range(r, data, size, SEG, SEG);
-    check_range(r, data, size, 30 * SEG, 11 * SEG);
+    check_range(r, data, size, 30 * SEG, 71 * SEG);
     check_range(r, data, size, 8 * SEG + 1, 5);
     sse_reader_close(r);
 
@@ -539,7 +539,7 @@ static void
 test_body_decrypt_ahead_tamper(void **state)
 {
     struct fix *f = *state;
-    uint64_t size = 40 * SEG;
+    uint64_t size = 100 * SEG;
     uint8_t key[32], *data = pattern(size, 22), *raw, *buf;
     struct sse_reader *r;
     char id[BLOB_ID_LEN], path[256];
@@ -549,14 +549,14 @@ test_body_decrypt_ahead_tamper(void **state)
     put_body(f, key, data, size, 3 * SEG, id);
     blob_path(f, id, path, sizeof(path));
     raw = slurp(path, &len);
-    raw[20 + 25 * (SEG + 16) + 7] ^= 0x80;
+    raw[20 + 75 * (SEG + 16) + 7] ^= 0x80;
     spew(path, raw, len);
 
     buf = malloc(size);
     assert_non_null(buf);
     assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
     assert_int_equal(sse_reader_read(r, 0, buf, size, &got), CERR_CORRUPT);
-    assert_int_equal(got, 25 * SEG);
+    assert_int_equal(got, 75 * SEG);
     assert_memory_equal(buf, data, got);
     sse_reader_close(r);
     free(buf);
