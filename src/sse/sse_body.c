@@ -530,11 +530,6 @@ sse_reader_read(struct sse_reader *r, uint64_t off, void *buf, size_t cap,
     int rc;
 
     *got = 0;
-    /* XXX: plaintext decrypted ahead is copied once more, into the reply
-     * buffer libmicrohttpd owns, and the helper shares two cores with
-     * the sender and the client: a single-stream GET measured about
-     * 0.7 of the loopback TCP rate on the loaded 2-core machine, not the
-     * 0.80 aimed at (bench/README.md). */
     while (cap > 0 && off < r->plain) {
         i = off / SEG;
         in = off % SEG;
