@@ -27,6 +27,7 @@
  * the key is derived per body (sse_body_key) and the prefix is random.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,8 +40,12 @@
 #define MAX_SEGMENTS (1ULL << 31)
 #define AHEAD_SLOTS 8               /* segments decrypted ahead, 512 KiB */
 #define AHEAD_MIN 64                /* segments left worth a thread for */
+#define AHEAD_MAX 4                 /* helpers running at once */
 
 static const uint8_t magic[4] = { 'C', 'F', 'B', '1' };
+
+/* Helpers running; past AHEAD_MAX readers decrypt on their own thread. */
+static atomic_int helpers;
 
 struct sse_writer {
     struct blob_writer *bw;
@@ -422,14 +427,24 @@ ahead_main(void *arg)
     return NULL;
 }
 
-/* Start decrypting ahead from segment i; false when it cannot start. */
+/*
+ * Start decrypting ahead from segment i; false when it cannot start.
+ * A helper pays off only while a core is spare, and each holds 512 KiB,
+ * so few run at once.
+ */
 static bool
 ahead_start(struct sse_reader *r, uint64_t i)
 {
-    struct ahead *a = calloc(1, sizeof(*a));
+    struct ahead *a;
 
-    if (a == NULL)
+    if (atomic_fetch_add(&helpers, 1) >= AHEAD_MAX) {
+        atomic_fetch_sub(&helpers, 1);
         return false;
+    }
+    if ((a = calloc(1, sizeof(*a))) == NULL) {
+        atomic_fetch_sub(&helpers, 1);
+        return false;
+    }
     a->r = r;
     a->filled = a->taken = i;
     a->slots = malloc(AHEAD_SLOTS * SEALED_SEG);
@@ -447,6 +462,7 @@ ahead_start(struct sse_reader *r, uint64_t i)
 fail:
     free(a->slots);
     free(a);
+    atomic_fetch_sub(&helpers, 1);
     return false;
 }
 
@@ -471,6 +487,7 @@ ahead_stop(struct sse_reader *r)
     free(a->slots);
     free(a);
     r->ahead = NULL;
+    atomic_fetch_sub(&helpers, 1);
 }
 
 /* Copy segment i, the next in order, out of the ring into out. */

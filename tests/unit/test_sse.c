@@ -533,6 +533,30 @@ test_body_decrypt_ahead(void **state)
     free(data);
 }
 
+/* More readers at once than helpers may run: every one reads right,
+ * interleaved, with or without a helper of its own. */
+static void
+test_body_decrypt_ahead_many_readers(void **state)
+{
+    struct fix *f = *state;
+    uint64_t size = 70 * SEG + 9, off;
+    uint8_t key[32], *data = pattern(size, 23);
+    struct sse_reader *r[6];
+    char id[BLOB_ID_LEN];
+    size_t i;
+
+    memset(key, 23, sizeof(key));
+    put_body(f, key, data, size, 3 * SEG, id);
+    for (i = 0; i < 6; i++)
+        assert_int_equal(sse_reader_open(f->bs, id, key, size, &r[i]), 0);
+    for (off = 0; off < size; off += 4 * SEG)
+        for (i = 0; i < 6; i++)
+            check_range(r[i], data, size, off, 4 * SEG);
+    for (i = 0; i < 6; i++)
+        sse_reader_close(r[i]);
+    free(data);
+}
+
 /* A tampered segment deep in a body read ahead fails there, with every
  * byte before it delivered and none after. */
 static void
@@ -2070,6 +2094,7 @@ main(void)
         BLOB_TEST(test_body_only_needed_segments),
         BLOB_TEST(test_body_decrypt_ahead),
         BLOB_TEST(test_body_decrypt_ahead_tamper),
+        BLOB_TEST(test_body_decrypt_ahead_many_readers),
         BLOB_TEST(test_body_truncate_and_append),
         BLOB_TEST(test_body_reorder),
         BLOB_TEST(test_body_bad_headers),
