@@ -250,8 +250,8 @@ parse_auth_header(const char *v, struct claim *cl,
     if (strncmp(v, ECDSA_SCHEME, strlen(ECDSA_SCHEME)) == 0)
         return fail(d, CERR_NOT_IMPLEMENTED, "SigV4a (%s) is not "
                     "supported; sign with AWS4-HMAC-SHA256.", ECDSA_SCHEME);
-    /* XXX: no Signature Version 2 in the Authorization header (presigned
-     * SigV2 URLs are sigv2.c's); such requests get 501 NotImplemented. */
+    /* S3 hands SigV2 headers to sigv2.c before this; KMS never took
+     * SigV2, so here it is 501 NotImplemented. */
     if (strncmp(v, "AWS ", 4) == 0)
         return fail(d, CERR_NOT_IMPLEMENTED, "Signature version 2 is not "
                     "supported; sign with AWS4-HMAC-SHA256.");
