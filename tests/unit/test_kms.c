@@ -1943,6 +1943,68 @@ user_encrypt(struct fix *f, const struct kms_caller *c, const char *id,
     return rc;
 }
 
+/* A policy written with ' for " as a JSON string literal (free it). */
+static char *
+policy_literal(const char *text)
+{
+    char *copy = strdup(text), *p, *lit;
+    json_t *v;
+
+    for (p = copy; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    v = json_string(copy);
+    lit = json_dumps(v, JSON_ENCODE_ANY);
+    json_decref(v);
+    free(copy);
+    return lit;
+}
+
+/* The principal condition keys take the caller's values in key policies:
+ * aws:PrincipalType, aws:userid, aws:username, aws:PrincipalAccount and
+ * aws:PrincipalArn, for a user and for root. */
+static void
+test_principal_keys_in_key_policy(void **state)
+{
+    struct fix *f = *state;
+    struct err_detail d;
+    json_t *r, *e = NULL;
+    const char *id;
+    char *pol;
+
+    pol = policy_literal(
+        "{'Version': '2012-10-17', 'Statement': ["
+        "{'Effect': 'Allow', 'Principal': {'AWS': "
+        "'arn:aws:iam::" ACCOUNT ":root'}, 'Action': 'kms:PutKeyPolicy', "
+        "'Resource': '*'},"
+        "{'Effect': 'Allow', 'Principal': '*', 'Action': 'kms:Encrypt', "
+        "'Resource': '*', 'Condition': {'StringEquals': {"
+        "'aws:PrincipalType': 'User', 'aws:userid': 'AIDAEXAMPLEALICE', "
+        "'aws:username': 'alice', 'aws:PrincipalAccount': '" ACCOUNT "', "
+        "'aws:PrincipalArn': 'arn:aws:iam::" ACCOUNT ":user/alice'}}},"
+        "{'Effect': 'Allow', 'Principal': '*', 'Action': 'kms:Decrypt', "
+        "'Resource': '*', 'Condition': {'StringEquals': {"
+        "'aws:PrincipalType': 'Account', 'aws:userid': '" ACCOUNT "'}, "
+        "'Null': {'aws:username': 'true'}}}]}");
+    r = ok(f, "CreateKey", "{\"Policy\": %s}", pol);
+    free(pol);
+    id = str(json_object_get(r, "KeyMetadata"), "KeyId");
+
+    assert_int_equal(user_encrypt(f, &bob, id, "{}"),
+                     CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(user_encrypt(f, &root, id, "{}"),
+                     CERR_KMS_ACCESS_DENIED);
+    assert_int_equal(as(f, &user, &e, &d, "Encrypt", "{\"KeyId\": \"%s\", "
+                        "\"Plaintext\": \"aGVsbG8K\"}", id), 0);
+    json_decref(ok(f, "Decrypt", "{\"CiphertextBlob\": \"%s\"}",
+                   str(e, "CiphertextBlob")));
+    assert_int_equal(as(f, &user, NULL, &d, "Decrypt", "{\"CiphertextBlob\": "
+                        "\"%s\"}", str(e, "CiphertextBlob")),
+                     CERR_KMS_ACCESS_DENIED);
+    json_decref(e);
+    json_decref(r);
+}
+
 /* A grant lets its grantee use the key, for its operations only, until
  * it is retired. */
 static void
@@ -2355,6 +2417,7 @@ main(void)
         T(test_tags),
         T(test_key_policy),
         T(test_user_needs_identity_policy),
+        T(test_principal_keys_in_key_policy),
         T(test_unknown_and_unsupported_operations),
         T(test_rotation_settings),
         T(test_rotate_on_demand),
