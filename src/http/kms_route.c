@@ -6,6 +6,7 @@
  */
 #include "http/http.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,13 +159,28 @@ static const struct http_ops kms_ops = {
     .free = kms_free,
 };
 
+/*
+ * x->op names the operation in log lines.  It comes from a header, so
+ * anything but a letter or digit becomes '?': a crafted target cannot
+ * put quotes or control characters into the error log.
+ */
+static void
+set_op(struct http_exchange *x, const char *name)
+{
+    size_t i, n = strlen("kms.");
+
+    memcpy(x->op, "kms.", n);
+    for (i = 0; name[i] != '\0' && n + 1 < sizeof(x->op); i++)
+        x->op[n++] = isalnum((unsigned char)name[i]) ? name[i] : '?';
+    x->op[n] = '\0';
+}
+
 void
 http_kms_begin(struct http_exchange *x)
 {
     const char *target = headers_get(&x->req.headers, "x-amz-target");
 
-    snprintf(x->op, sizeof(x->op), "kms.%s",
-             target + strlen("TrentService."));
+    set_op(x, target + strlen("TrentService."));
     if (strcmp(x->req.method, "POST") != 0 || strcmp(x->req.path, "/") != 0) {
         struct err_detail d;
 
