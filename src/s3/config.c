@@ -60,7 +60,7 @@ parse_enc_rule(struct s3_req *r, struct enc_rule *e)
 
     memset(e, 0, sizeof(*e));
     if (doc == NULL)
-        return CERR_MALFORMED_XML;
+        return r->xml.len == 0 ? CERR_MISSING_BODY : CERR_MALFORMED_XML;
     rule = s3_xml_child(s3_xml_root(doc), "Rule");
     def = s3_xml_child(rule, "ApplyServerSideEncryptionByDefault");
     if (s3_xml_count(s3_xml_root(doc), "Rule") != 1 || def == NULL) {

@@ -625,7 +625,8 @@ object_validate(struct s3_req *r, struct copy_state *st)
     bool secure = r->x->req.secure, plain = r->app->cfg.allow_plain_ssec;
     int rc;
 
-    if ((rc = directive(r, "x-amz-metadata-directive", "metadata",
+    if ((rc = s3_check_write_headers(r)) != 0 ||
+        (rc = directive(r, "x-amz-metadata-directive", "metadata",
                         &st->replace_meta)) != 0 ||
         (rc = directive(r, "x-amz-tagging-directive", "tagging",
                         &st->replace_tags)) != 0)

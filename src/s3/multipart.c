@@ -66,7 +66,8 @@ create_prepare(struct s3_req *r, struct meta_upload *u,
     rc = sse_parse_request(&r->x->req.headers, SSE_OP_WRITE,
                            r->x->req.secure, r->app->cfg.allow_plain_ssec,
                            sreq, &r->d);
-    if (rc != 0 || (rc = s3_object_headers(r, &u->headers)) != 0 ||
+    if (rc != 0 || (rc = s3_check_write_headers(r)) != 0 ||
+        (rc = s3_object_headers(r, &u->headers)) != 0 ||
         (rc = s3_tagging_from_request(r, &u->tagging)) != 0)
         return rc;
     if (alg && valid_checksum_alg(alg) != 0)

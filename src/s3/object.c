@@ -160,7 +160,8 @@ put_prepare(struct s3_req *r, struct put_state *st)
                            &st->sreq, &r->d);
     if (rc != 0)
         return rc;
-    if ((rc = s3_object_headers(r, &st->headers)) != 0 ||
+    if ((rc = s3_check_write_headers(r)) != 0 ||
+        (rc = s3_object_headers(r, &st->headers)) != 0 ||
         (rc = s3_tagging_from_request(r, &st->tagging)) != 0)
         return rc;
     if ((rc = s3_want_body(r, put_finish)) != 0 ||

@@ -50,7 +50,7 @@ parse_pab(const struct buf *doc, struct s3_pab *out)
 {
     xmlDoc *x = s3_xml_parse(doc, PAB_ROOT);
     size_t i;
-    int rc = x ? 0 : CERR_MALFORMED_XML;
+    int rc = x ? 0 : doc->len == 0 ? CERR_MISSING_BODY : CERR_MALFORMED_XML;
 
     memset(out, 0, sizeof(*out));
     for (i = 0; rc == 0 && i < 4; i++) {

@@ -184,11 +184,8 @@ parse_key(struct s3_req *r, const char *raw)
     r->key = malloc(klen + 1);
     if (r->key == NULL)
         return CERR_NOMEM;
-    if (uri_decode(raw, klen, r->key, &klen) != 0)
-        return CERR_INVALID_ARGUMENT;
-    if (!s3_utf8_valid(r->key))
-        return err_set(&r->d, CERR_INVALID_ARGUMENT, "Couldn't parse the "
-                       "specified URI.");
+    if (uri_decode(raw, klen, r->key, &klen) != 0 || !s3_utf8_valid(r->key))
+        return CERR_INVALID_URI;
     if (klen > S3_MAX_KEY)
         return CERR_KEY_TOO_LONG;
     return 0;

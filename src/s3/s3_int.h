@@ -133,6 +133,7 @@ int s3_writer_commit(struct s3_writer *w, char id[33]);
 void s3_writer_abort(struct s3_writer *w);
 int s3_object_headers(struct s3_req *r, char **out);
 int s3_check_length(struct s3_req *r, int64_t max);
+int s3_check_write_headers(struct s3_req *r);
 
 /* pins.c: bodies that replies in flight still read */
 void s3_pins_lookup_begin(void);

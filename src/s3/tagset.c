@@ -163,8 +163,9 @@ s3_tagset_parse_query(const char *text, struct s3_tagset *out,
 /*
  * Parse a <Tagging><TagSet><Tag><Key/><Value/></Tag>...</TagSet>
  * </Tagging> document into *out (freed by the caller, also on failure).
- * CERR_MALFORMED_XML when it is not one, or a Tag lacks its Key or
- * Value; CERR_INVALID_TAG for a repeated key; CERR_NOMEM.
+ * CERR_MISSING_BODY for an empty body; CERR_MALFORMED_XML when it is not
+ * one, or a Tag lacks its Key or Value; CERR_INVALID_TAG for a repeated
+ * key; CERR_NOMEM.
  */
 int
 s3_tagset_parse_xml(const struct buf *body, struct s3_tagset *out,
@@ -177,7 +178,7 @@ s3_tagset_parse_xml(const struct buf *body, struct s3_tagset *out,
     memset(out, 0, sizeof(*out));
     set = doc ? s3_xml_child(s3_xml_root(doc), "TagSet") : NULL;
     if (set == NULL)
-        rc = CERR_MALFORMED_XML;
+        rc = body->len == 0 ? CERR_MISSING_BODY : CERR_MALFORMED_XML;
     for (tag = s3_xml_child(set, "Tag"); rc == 0 && tag;
          tag = s3_xml_next(tag, "Tag")) {
         char *key = s3_xml_text(tag, "Key");

@@ -150,6 +150,52 @@ s3_object_headers(struct s3_req *r, char **out)
     return rc;
 }
 
+static const char *const storage_classes[] = {
+    "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
+    "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS",
+    "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE", NULL,
+};
+
+static bool
+known(const char *const *list, const char *v)
+{
+    for (; *list != NULL; list++)
+        if (strcmp(*list, v) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The headers of an object write that coffer takes but does not act on.
+ * A storage class must be one S3 knows (every object is stored alike
+ * here, and reads back as STANDARD).  Buckets behave as AWS's default
+ * "bucket owner enforced" ownership: ACLs are off, so a canned ACL other
+ * than the owner's own, or any grant, is refused.
+ */
+int
+s3_check_write_headers(struct s3_req *r)
+{
+    static const char *const owner_acls[] = {
+        "private", "bucket-owner-full-control", NULL,
+    };
+    static const char *const grants[] = {
+        "x-amz-grant-full-control", "x-amz-grant-read",
+        "x-amz-grant-read-acp", "x-amz-grant-write-acp", NULL,
+    };
+    const char *sc = s3_header(r, "x-amz-storage-class");
+    const char *acl = s3_header(r, "x-amz-acl");
+    size_t i;
+
+    if (sc != NULL && !known(storage_classes, sc))
+        return CERR_INVALID_STORAGE_CLASS;
+    if (acl != NULL && !known(owner_acls, acl))
+        return CERR_ACL_NOT_SUPPORTED;
+    for (i = 0; grants[i] != NULL; i++)
+        if (s3_header(r, grants[i]) != NULL)
+            return CERR_ACL_NOT_SUPPORTED;
+    return 0;
+}
+
 /*
  * Every stored body needs a known length up front or a chunked stream:
  * 411 MissingContentLength otherwise, EntityTooLarge past `max`.

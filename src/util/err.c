@@ -119,6 +119,12 @@ static const struct err_info table[] = {
       "ValidationException", 400, "Your request was too big." },
     { CERR_INVALID_PART_NUMBER, "InvalidPartNumber", 416, NULL, 400,
       "The requested partnumber is not satisfiable" },
+    { CERR_INVALID_URI, "InvalidURI", 400, NULL, 400,
+      "Couldn't parse the specified URI." },
+    { CERR_INVALID_STORAGE_CLASS, "InvalidStorageClass", 400, NULL, 400,
+      "The storage class you specified is not valid" },
+    { CERR_ACL_NOT_SUPPORTED, "AccessControlListNotSupported", 400, NULL,
+      400, "The bucket does not allow ACLs" },
 
     { CERR_NO_SUCH_BUCKET, "NoSuchBucket", 404, NULL, 400,
       "The specified bucket does not exist" },

@@ -66,6 +66,9 @@ enum coffer_err {
     CERR_INVALID_TAG = -64,
     CERR_TOO_LARGE_BODY = -65,  /* an XML/JSON request body over our cap */
     CERR_INVALID_PART_NUMBER = -66, /* GET ?partNumber past the parts */
+    CERR_INVALID_URI = -67,     /* a path that is no valid escaped UTF-8 */
+    CERR_INVALID_STORAGE_CLASS = -68,
+    CERR_ACL_NOT_SUPPORTED = -69,
 
     /* S3 resources. */
     CERR_NO_SUCH_BUCKET = -80,

@@ -5,6 +5,7 @@ of a multipart object.
 """
 
 import base64
+import hashlib
 import http.client
 import ssl
 import xml.etree.ElementTree as ET
@@ -376,3 +377,77 @@ def test_part_one_of_single_put_has_object_checksum(s3, bucket):
                            ChecksumMode="ENABLED")
     assert "ChecksumCRC32" not in ranged
     assert ranged["Body"].read() == b"sing"
+
+
+def test_key_not_utf8_is_invalid_uri(bucket, http_endpoint):
+    status, _, body = raw(http_endpoint, "PUT", "/%s/a%%FFb" % bucket,
+                          body=b"x")
+    assert status == 400
+    assert texts(xml_of(body), "Code") == ["InvalidURI"]
+
+
+# ---- XML request bodies ---------------------------------------------------
+
+TAGGING_WITH_ENTITY = (b'<?xml version="1.0"?>'
+                       b'<!DOCTYPE Tagging [<!ENTITY e "internal">]>'
+                       b'<Tagging><TagSet><Tag><Key>k</Key>'
+                       b'<Value>&e;</Value></Tag></TagSet></Tagging>')
+
+
+def md5_header(body):
+    """These PUTs need a Content-MD5 (or a checksum), as on AWS."""
+    return {"Content-MD5": base64.b64encode(
+        hashlib.md5(body).digest()).decode()}
+
+
+def test_xml_with_a_dtd_is_refused(s3, bucket, http_endpoint):
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x")
+    status, _, body = raw(http_endpoint, "PUT", "/%s/o?tagging" % bucket,
+                          body=TAGGING_WITH_ENTITY,
+                          headers=md5_header(TAGGING_WITH_ENTITY))
+    assert status == 400
+    assert texts(xml_of(body), "Code") == ["MalformedXML"]
+    assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == []
+
+
+@pytest.mark.parametrize("path", ["/{b}/o?tagging", "/{b}?tagging",
+                                  "/{b}?encryption",
+                                  "/{b}?publicAccessBlock"])
+def test_empty_xml_body_is_missing_body(s3, bucket, http_endpoint, path):
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x")
+    status, _, body = raw(http_endpoint, "PUT", path.format(b=bucket),
+                          headers=md5_header(b""))
+    assert status == 400
+    assert texts(xml_of(body), "Code") == ["MissingRequestBodyError"]
+
+
+# ---- headers coffer takes but does not act on ----------------------------
+
+def test_storage_class_must_be_known(s3, bucket):
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="o", Body=b"x",
+                      StorageClass="BOGUS")
+    assert error_of(e) == ("InvalidStorageClass", 400)
+    with pytest.raises(ClientError) as e:
+        s3.create_multipart_upload(Bucket=bucket, Key="m",
+                                   StorageClass="BOGUS")
+    assert error_of(e) == ("InvalidStorageClass", 400)
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x",
+                  StorageClass="STANDARD_IA")
+    assert s3.get_object(Bucket=bucket, Key="o")["Body"].read() == b"x"
+
+
+@pytest.mark.parametrize("acl", ["public-read", "authenticated-read"])
+def test_acls_other_than_the_owners_are_refused(s3, bucket, acl):
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="o", Body=b"x", ACL=acl)
+    assert error_of(e) == ("AccessControlListNotSupported", 400)
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="o", Body=b"x",
+                      GrantRead='uri="http://acs.amazonaws.com/groups/'
+                                'global/AllUsers"')
+    assert error_of(e) == ("AccessControlListNotSupported", 400)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="o")
+    for ok in ("private", "bucket-owner-full-control"):
+        s3.put_object(Bucket=bucket, Key="o", Body=b"x", ACL=ok)

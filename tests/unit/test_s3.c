@@ -309,7 +309,7 @@ test_tags_xml_refusals(void **state)
         "<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>",
         "<Tagging><TagSet><Tag><Value>a</Value></Tag></TagSet></Tagging>",
         "<Tagging><TagSet>",
-        "",
+        "<!DOCTYPE Tagging><Tagging><TagSet/></Tagging>",
         NULL,
     };
     struct s3_tagset t;
@@ -325,6 +325,10 @@ test_tags_xml_refusals(void **state)
         s3_tagset_free(&t);
         buf_free(&b);
     }
+    b = text_buf("");
+    assert_int_equal(s3_tagset_parse_xml(&b, &t, &d), CERR_MISSING_BODY);
+    s3_tagset_free(&t);
+    buf_free(&b);
     b = text_buf("<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag>"
                  "<Tag><Key>a</Key><Value>2</Value></Tag></TagSet>"
                  "</Tagging>");
