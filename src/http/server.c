@@ -10,8 +10,11 @@
 #include "http/http_int.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -603,6 +606,29 @@ http_server_check(const struct coffer_config *cfg, struct err_detail *d)
     return http_tls_check(cfg->tls_cert, cfg->tls_key, d);
 }
 
+/*
+ * libmicrohttpd's own messages (a peer that closed mid-request, the
+ * connection limit reached, a failed TLS handshake) are about clients,
+ * and any client can cause as many as it likes: they are debug lines,
+ * with the timestamp and form of ours, and nothing unprintable.
+ */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t i, n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    for (i = 0; i < n; i++)
+        if (!isprint((unsigned char)msg[i]))
+            msg[i] = '?';
+    log_debug("http: %s", msg);
+}
+
 static int
 start_listener(struct http_server *srv, struct listener *l, const char *spec,
                bool secure, struct err_detail *d)
@@ -629,6 +655,7 @@ start_listener(struct http_server *srv, struct listener *l, const char *spec,
     if (secure)
         flags |= MHD_USE_TLS;
     l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, l,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,     /* first, or unused */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logged, l,
         MHD_OPTION_NOTIFY_COMPLETED, completed, l,
