@@ -367,7 +367,8 @@ refuse_hostless(struct http_exchange *x, const char *version)
     buf_printf(&x->resp.body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
                "\n<Error><Code>InvalidRequest</Code><Message>An HTTP/1.1 "
                "request needs a Host header</Message><RequestId>%s"
-               "</RequestId></Error>", x->req.id);
+               "</RequestId><HostId>%s</HostId></Error>", x->req.id,
+               x->req.id);
     http_header(x, "Content-Type", "application/xml");
     http_reply(x, 400);
     return true;

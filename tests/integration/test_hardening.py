@@ -343,6 +343,7 @@ def test_http11_without_host_is_400(server):
                         b"Connection: close\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 400 "), reply[:200]
     assert b"<Code>InvalidRequest</Code>" in reply
+    assert b"<HostId>" in reply
 
 
 def test_http10_without_host_is_served_path_style(server):
