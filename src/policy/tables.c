@@ -43,6 +43,11 @@ static const struct action_info actions[] = {
     S3A("GetObjectTagging", ACT_OBJECT),
     S3A("PutObjectTagging", ACT_OBJECT),
     S3A("DeleteObjectTagging", ACT_OBJECT),
+    /* A request that names the null version, the only one here. */
+    S3A("DeleteObjectVersion", ACT_OBJECT),
+    S3A("GetObjectVersionTagging", ACT_OBJECT),
+    S3A("PutObjectVersionTagging", ACT_OBJECT),
+    S3A("DeleteObjectVersionTagging", ACT_OBJECT),
 
     /* AWS S3 actions for operations coffer does not serve. */
     S3X("GetBucketAcl", ACT_BUCKET),
@@ -83,10 +88,6 @@ static const struct action_info actions[] = {
     S3X("PutObjectAcl", ACT_OBJECT),
     S3X("GetObjectVersionAcl", ACT_OBJECT),
     S3X("PutObjectVersionAcl", ACT_OBJECT),
-    S3X("DeleteObjectVersion", ACT_OBJECT),
-    S3X("GetObjectVersionTagging", ACT_OBJECT),
-    S3X("PutObjectVersionTagging", ACT_OBJECT),
-    S3X("DeleteObjectVersionTagging", ACT_OBJECT),
     S3X("GetObjectAttributes", ACT_OBJECT),
     S3X("GetObjectVersionAttributes", ACT_OBJECT),
     S3X("RestoreObject", ACT_OBJECT),

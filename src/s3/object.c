@@ -216,6 +216,7 @@ s3_put_object(struct s3_req *r)
 /*
  * Delete `key`; `version` (NULL when not given) must name the null
  * version, the only one an object has here, or nothing is deleted.
+ * Naming a version, even null, is s3:DeleteObjectVersion, as on AWS.
  */
 static int
 delete_one(struct s3_req *r, const char *key, const char *version)
@@ -225,7 +226,8 @@ delete_one(struct s3_req *r, const char *key, const char *version)
     int rc;
 
     s3_bucket_arn(r->bucket, key, &arn);
-    rc = s3_authorize(r, "s3:DeleteObject", arn.data, NULL);
+    rc = s3_authorize(r, version ? "s3:DeleteObjectVersion"
+                                 : "s3:DeleteObject", arn.data, NULL);
     buf_free(&arn);
     if (rc == 0)
         rc = s3_version_id_check(version, "versionId", &r->d);

@@ -323,3 +323,22 @@ def test_get_with_version_id_is_get_object_version(coffer, tmp_path,
     with pytest.raises(ClientError) as e:
         us3.get_object(Bucket=bucket, Key="docs/a.txt", VersionId="null")
     assert error_of(e) == ("AccessDenied", 403)
+
+
+def test_deleting_a_named_version_is_delete_object_version(
+        coffer, tmp_path, http_endpoint, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="v/a", Body=b"a")
+    user = User(coffer, tmp_path, policies={"del": identity(
+        allow("s3:DeleteObject", bucket_arn(bucket, "v/*")))})
+    mine = user.client(http_endpoint)
+    with pytest.raises(ClientError) as e:
+        mine.delete_object(Bucket=bucket, Key="v/a", VersionId="null")
+    assert error_of(e) == ("AccessDenied", 403)
+    assert s3.get_object(Bucket=bucket, Key="v/a")["Body"].read() == b"a"
+
+    user.attach("delv", identity(allow("s3:DeleteObjectVersion",
+                                       bucket_arn(bucket, "v/*"))))
+    mine.delete_object(Bucket=bucket, Key="v/a", VersionId="null")
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="v/a")
+    assert error_of(e)[1] == 404
