@@ -123,16 +123,18 @@ void sigv4_chain_signature(const uint8_t key[32], const char *kind,
                            const char *prev, const uint8_t hash[32],
                            char out[65]);
 
-/* ---- SigV2 presigned URLs (sigv2.c) ---- */
+/* ---- SigV2: presigned URLs and the Authorization header (sigv2.c) ---- */
 
 /*
- * The SigV2 string to sign of a presigned request into b (reset first),
- * with `expires` as sent.  reencode: the path decoded and encoded again
- * instead of as sent.  0, CERR_INVALID_ARGUMENT (the path does not
- * decode), CERR_NOMEM.
+ * The SigV2 string to sign of a request into b (reset first), with
+ * `expires` (a presigned URL's Expires, else the Date line) as sent.
+ * presigned: query parameters may stand in for headers.  reencode: the
+ * path decoded and encoded again instead of as sent.  0,
+ * CERR_INVALID_ARGUMENT (the path does not decode), CERR_NOMEM.
  */
 int sigv2_string_to_sign(struct buf *b, const struct sigv4_request *r,
-                         const char *expires, bool reencode);
+                         const char *expires, bool presigned,
+                         bool reencode);
 
 /* Verify a SigV2 presigned URL; see auth_sigv4_verify in auth.h. */
 int auth_sigv2_verify_query(struct auth_creds *c,

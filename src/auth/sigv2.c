@@ -182,7 +182,8 @@ scan_query(const char *q, const struct headers *h, struct pairs *sub,
         if (is_subresource(q, nlen)) {
             rc = pairs_add(sub, strndup(q, nlen),
                            eq ? decoded(eq + 1, vlen) : NULL, eq != NULL);
-        } else if ((name = lowered(decoded(q, nlen))) != NULL &&
+        } else if (amz != NULL &&
+                   (name = lowered(decoded(q, nlen))) != NULL &&
                    strncmp(name, "x-amz-", 6) == 0 &&
                    headers_get(h, name) == NULL) {
             /* XXX: a hoisted x-amz-* parameter counts in the signature
@@ -243,25 +244,32 @@ put_resource(struct buf *b, struct pairs *sub)
     }
 }
 
-/* A header's value, else the same-named query parameter's (decoded into
- * tmp), else "". */
+/* A header's value, else (when the URL is presigned) the same-named
+ * query parameter's, decoded into tmp, else "". */
 static const char *
-header_or_param(const struct sigv4_request *r, const char *name, char *tmp,
-                size_t cap)
+field(const struct sigv4_request *r, const char *name, bool presigned,
+      char *tmp, size_t cap)
 {
     const char *v = headers_get(r->headers, name);
 
     if (v != NULL)
         return v;
-    if (sigv4_query_get(r->raw_query, name, tmp, cap) == 1)
+    if (presigned && sigv4_query_get(r->raw_query, name, tmp, cap) == 1)
         return tmp;
     return "";
 }
 
-/* The SigV2 string to sign; see the top of this file and auth_int.h. */
+/*
+ * The SigV2 string to sign; see the top of this file and auth_int.h.
+ * Only a presigned URL may carry Content-MD5, Content-Type and x-amz-*
+ * as query parameters.  With the Authorization header they count only as
+ * headers: a parameter that stood in for a signed header would pass the
+ * signature check while the header's effect (a body digest, a copy
+ * source, an encryption) silently disappeared.
+ */
 int
 sigv2_string_to_sign(struct buf *b, const struct sigv4_request *r,
-                     const char *expires, bool reencode)
+                     const char *expires, bool presigned, bool reencode)
 {
     struct pairs sub = { NULL, 0 }, amz = { NULL, 0 };
     char md5[64], type[512];
@@ -269,11 +277,12 @@ sigv2_string_to_sign(struct buf *b, const struct sigv4_request *r,
     int rc;
 
     buf_reset(b);
-    md5v = trimmed(header_or_param(r, "content-md5", md5, sizeof(md5)));
-    typev = trimmed(header_or_param(r, "content-type", type, sizeof(type)));
+    md5v = trimmed(field(r, "content-md5", presigned, md5, sizeof(md5)));
+    typev = trimmed(field(r, "content-type", presigned, type, sizeof(type)));
     if (md5v != NULL && typev != NULL)
         buf_printf(b, "%s\n%s\n%s\n%s\n", r->method, md5v, typev, expires);
-    rc = md5v && typev ? scan_query(r->raw_query, r->headers, &sub, &amz)
+    rc = md5v && typev ? scan_query(r->raw_query, r->headers, &sub,
+                                    presigned ? &amz : NULL)
                        : CERR_NOMEM;
     if (rc == 0)
         rc = put_amz_lines(b, r->headers, &amz);
@@ -316,13 +325,13 @@ signature_matches(const char *secret, const struct buf *sts,
 /* Check the signature over the path as sent, then re-encoded. */
 static int
 check_signature(const struct sigv4_request *r, const char *secret,
-                const char *expires, const char *given)
+                const char *expires, bool presigned, const char *given)
 {
     struct buf sts = BUF_INIT;
     int rc, pass;
 
     for (pass = 0; pass < 2; pass++) {
-        rc = sigv2_string_to_sign(&sts, r, expires, pass == 1);
+        rc = sigv2_string_to_sign(&sts, r, expires, presigned, pass == 1);
         if (rc == 0 && signature_matches(secret, &sts, given))
             break;
         if (rc == 0 || rc == CERR_INVALID_ARGUMENT)
@@ -356,7 +365,7 @@ parse_expires(const char *s, int64_t *out, struct err_detail *d)
  */
 static int
 check_key(struct auth_creds *c, const struct sigv4_request *r,
-          const char *akid, const char *when, const char *sig,
+          const char *akid, const char *when, bool presigned, const char *sig,
           struct sigv4_auth *out, struct err_detail *d)
 {
     char secret[128];
@@ -369,7 +378,7 @@ check_key(struct auth_creds *c, const struct sigv4_request *r,
                        "exist in our records.");
     if (rc != 0)
         return rc;
-    rc = check_signature(r, secret, when, sig);
+    rc = check_signature(r, secret, when, presigned, sig);
     crypto_wipe(secret, sizeof(secret));
     /* XXX: the reply names no <StringToSign>, which AWS adds to a SigV2
      * SignatureDoesNotMatch to help a client find its mistake. */
@@ -401,7 +410,7 @@ verify(struct auth_creds *c, const struct sigv4_request *r,
         return rc;
     if (r->now_ms / 1000 > when)
         return err_set(d, CERR_REQUEST_EXPIRED, "Request has expired");
-    return check_key(c, r, akid, expires, sig, out, d);
+    return check_key(c, r, akid, expires, true, sig, out, d);
 }
 
 /*
@@ -500,7 +509,7 @@ auth_sigv2_verify_header(struct auth_creds *c, const struct sigv4_request *r,
     snprintf(akid, sizeof(akid), "%.*s", (int)(colon - v - 4), v + 4);
     rc = header_time(r, &dateline, d);
     if (rc == 0)
-        rc = check_key(c, r, akid, dateline, colon + 1, out, d);
+        rc = check_key(c, r, akid, dateline, false, colon + 1, out, d);
     if (rc != 0)
         memset(&out->principal, 0, sizeof(out->principal));
     return rc;

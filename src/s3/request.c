@@ -532,6 +532,32 @@ sigv2_kms_header(struct s3_req *r)
     return s3_check_sigv2_kms(r, SSE_MODE_KMS);
 }
 
+/*
+ * These parameters choose an operation but are not among the resource's
+ * parameters a SigV2 signature covers (clients leave them out), so a
+ * SigV2 signature made for one bucket request would be accepted for
+ * another: GET /b as GET /b?encryption, DELETE /b as DELETE
+ * /b?publicAccessBlock.  Such operations need SigV4.
+ */
+static int
+sigv2_unsigned_operation(struct s3_req *r)
+{
+    static const char *const chooser[] = {
+        "encryption", "policyStatus", "publicAccessBlock", NULL,
+    };
+    size_t i;
+
+    if (!r->auth.sigv2)
+        return 0;
+    for (i = 0; chooser[i] != NULL; i++)
+        if (s3_has_param(r, chooser[i]))
+            return err_set(&r->d, CERR_INVALID_REQUEST, "The ?%s "
+                           "operations require AWS Signature Version 4; "
+                           "a Signature Version 2 signature does not "
+                           "cover that parameter.", chooser[i]);
+    return 0;
+}
+
 void
 s3_begin(struct http_exchange *x)
 {
@@ -558,6 +584,8 @@ s3_begin(struct http_exchange *x)
              r->key ? "/" : "", r->key ? r->key : "");
 
     rc = authenticate(r);
+    if (rc == 0)
+        rc = sigv2_unsigned_operation(r);
     if (rc == 0)
         rc = sigv2_kms_header(r);
     if (rc == 0)

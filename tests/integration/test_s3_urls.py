@@ -403,3 +403,53 @@ def test_path_style_still_served(vhost, vurl):
     virtual = client(vurl, "s3v4", "virtual")
     assert [o["Key"] for o in
             virtual.list_objects_v2(Bucket=name)["Contents"]] == ["k"]
+
+
+def v2_signed(http_endpoint, method, path, headers=None, body=b""):
+    """Headers of a SigV2 (Authorization: AWS) request, signed by
+    botocore for `path`."""
+    from botocore.auth import HmacV1Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method=method, url=http_endpoint.url + path,
+                     data=body, headers=dict(headers or {}))
+    HmacV1Auth(Credentials(ACCESS_KEY, SECRET_KEY)).add_auth(req)
+    return dict(req.headers.items())
+
+
+def test_sigv2_cannot_choose_operations_it_does_not_sign(
+        http_endpoint, v2, bucket):
+    v2.put_object(Bucket=bucket, Key="keep", Body=b"k")
+    with pytest.raises(ClientError) as e:
+        v2.get_bucket_encryption(Bucket=bucket)
+    assert error_of(e) == ("InvalidRequest", 400)
+    # A signature for DELETE /bucket replayed with ?publicAccessBlock.
+    signed = v2_signed(http_endpoint, "DELETE", "/%s/" % bucket)
+    resp = requests.delete("%s/%s/" % (http_endpoint.url, bucket),
+                           headers=signed, timeout=30)
+    assert code_of(resp) == "BucketNotEmpty"     # the signature is good
+    for sub in ("publicAccessBlock", "encryption", "policyStatus"):
+        resp = requests.delete("%s/%s/?%s" % (http_endpoint.url, bucket,
+                                              sub),
+                               headers=signed, timeout=30)
+        assert resp.status_code == 400 and \
+            code_of(resp) == "InvalidRequest", sub
+
+
+def test_sigv2_header_signs_headers_not_parameters(http_endpoint, v2,
+                                                   bucket):
+    """A signed header moved into the query no longer matches."""
+    v2.put_object(Bucket=bucket, Key="src", Body=b"source")
+    path = "/%s/dst" % bucket
+    signed = v2_signed(http_endpoint, "PUT", path,
+                       {"x-amz-copy-source": "/%s/src" % bucket})
+    del signed["x-amz-copy-source"]
+    resp = requests.put("%s%s?x-amz-copy-source=%%2F%s%%2Fsrc"
+                        % (http_endpoint.url, path, bucket),
+                        headers=signed, data=b"other", timeout=30)
+    assert resp.status_code == 403
+    assert code_of(resp) == "SignatureDoesNotMatch"
+    with pytest.raises(ClientError) as e:
+        v2.head_object(Bucket=bucket, Key="dst")
+    assert error_of(e)[1] == 404

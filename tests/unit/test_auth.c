@@ -542,13 +542,19 @@ test_sigv2_string_to_sign(void **state)
     add(&h, "x-amz-meta-b", "2");
     r = request("PUT", "/bkt/a%20b", "uploads&partNumber=2&x-amz-meta-a=1"
                 "&versionId=a%2Fb&Expires=9", &h, "s3");
-    assert_int_equal(sigv2_string_to_sign(&b, &r, "9", false), 0);
+    assert_int_equal(sigv2_string_to_sign(&b, &r, "9", true, false), 0);
     assert_string_equal(b.data, "PUT\n\ntext/plain\n9\nx-amz-meta-a:1\n"
+                        "x-amz-meta-b:2\n/bkt/a%20b?partNumber=2&uploads"
+                        "&versionId=a/b");
+    /* With the Authorization header, parameters never stand in for
+     * headers: x-amz-meta-a is not signed. */
+    assert_int_equal(sigv2_string_to_sign(&b, &r, "9", false, false), 0);
+    assert_string_equal(b.data, "PUT\n\ntext/plain\n9\n"
                         "x-amz-meta-b:2\n/bkt/a%20b?partNumber=2&uploads"
                         "&versionId=a/b");
     r.vhost_bucket = "v";
     r.raw_path = "/";
-    assert_int_equal(sigv2_string_to_sign(&b, &r, "9", false), 0);
+    assert_int_equal(sigv2_string_to_sign(&b, &r, "9", true, false), 0);
     assert_non_null(strstr(b.data, "x-amz-meta-b:2\n/v/?partNumber=2&"
                            "uploads&versionId=a/b"));
     buf_free(&b);
