@@ -505,6 +505,7 @@ copy_bytes(struct s3_req *r, struct copy_src *s, int64_t first,
     int rc = buf ? 0 : CERR_NOMEM;
 
     s3_body_reader_init(&br, r->app->blobs, &s->obj, &s->okey);
+    s3_body_reader_limit(&br, end);
     while (rc == 0 && off < end) {
         size_t want = end - off < COPY_CHUNK ? (size_t)(end - off)
                                              : COPY_CHUNK;

@@ -64,6 +64,14 @@ s3_body_reader_init(struct s3_body_reader *br, struct blob_store *bs,
     br->blobs = bs;
     br->obj = obj;
     br->okey = *okey;
+    br->end = (uint64_t)obj->size;
+}
+
+/* Reads will end before object offset end (a Range, a part copy). */
+void
+s3_body_reader_limit(struct s3_body_reader *br, uint64_t end)
+{
+    br->end = end;
 }
 
 /* Close the open body and wipe the key; safe to call twice. */
@@ -106,6 +114,9 @@ open_body(struct s3_body_reader *br, size_t i)
     if (rc == 0)
         rc = sse_reader_open(br->blobs, b->blob_id, key, (uint64_t)b->size,
                              &br->rd);
+    if (rc == 0 && br->end < (uint64_t)(b->offset + b->size))
+        sse_reader_limit(br->rd, br->end > (uint64_t)b->offset
+                                 ? br->end - (uint64_t)b->offset : 0);
     crypto_wipe(key, sizeof(key));
     br->cur = i;
     return rc;
@@ -553,6 +564,7 @@ send_span(struct s3_req *r, struct get_stream *gs, const struct span *sp,
         http_header(r->x, "Content-Range", cr);
     }
     s3_body_reader_init(&gs->br, r->app->blobs, &gs->obj, &gs->okey);
+    s3_body_reader_limit(&gs->br, sp->first + sp->len);
     gs->start = sp->first;
     r->x->resp.length = sp->len;
     r->x->resp.length_only = head;

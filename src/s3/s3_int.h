@@ -162,10 +162,12 @@ struct s3_body_reader {
     struct sse_key okey;
     size_t cur;                     /* index of the body open in rd */
     struct sse_reader *rd;
+    uint64_t end;                   /* reads end before this offset */
 };
 void s3_body_reader_init(struct s3_body_reader *br, struct blob_store *bs,
                          const struct meta_object *obj,
                          const struct sse_key *okey);
+void s3_body_reader_limit(struct s3_body_reader *br, uint64_t end);
 int s3_body_reader_read(struct s3_body_reader *br, uint64_t off, void *buf,
                         size_t max, size_t *got);
 void s3_body_reader_close(struct s3_body_reader *br);

@@ -236,6 +236,9 @@ int sse_reader_open(struct blob_store *bs, const char *blob_id,
  */
 int sse_reader_read(struct sse_reader *r, uint64_t off, void *buf,
                     size_t cap, size_t *got);
+
+/* Reads will end before plain offset end: read no further ahead. */
+void sse_reader_limit(struct sse_reader *r, uint64_t end);
 void sse_reader_close(struct sse_reader *r);
 
 /* Encrypted size for a plaintext size (for checks and tests). */

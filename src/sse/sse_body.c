@@ -65,6 +65,7 @@ struct sse_reader {
     uint8_t hdr[SSE_HEADER_SIZE];
     uint64_t plain;
     uint64_t nseg;
+    uint64_t wanted;            /* segments before this may be read */
     uint8_t *seg;               /* the first segment's sealed length */
     size_t dirty;               /* seg bytes that have held plaintext */
     int64_t cached;             /* index of the plaintext in seg, -1 none */
@@ -313,6 +314,7 @@ sse_reader_open(struct blob_store *bs, const char *blob_id,
     r->cached = -1;
     r->plain = plain_size;
     r->nseg = segment_count(plain_size);
+    r->wanted = r->nseg;
     if (r->nseg > MAX_SEGMENTS) {
         rc = CERR_CORRUPT;
         goto fail;
@@ -408,7 +410,7 @@ ahead_main(void *arg)
     int rc = 0;
 
     pthread_mutex_lock(&a->mu);
-    while (!a->stop && rc == 0 && a->filled < a->r->nseg) {
+    while (!a->stop && rc == 0 && a->filled < a->r->wanted) {
         if (a->filled - a->taken == AHEAD_SLOTS) {
             pthread_cond_wait(&a->cv, &a->mu);
             continue;
@@ -521,10 +523,11 @@ ahead_take(struct ahead *a, uint64_t i, uint8_t *out, size_t len)
 static int
 whole_segment(struct sse_reader *r, uint64_t i, uint8_t *out)
 {
-    if (r->ahead == NULL && !r->no_ahead && r->nseg - i >= AHEAD_MIN &&
+    if (r->ahead == NULL && !r->no_ahead && r->wanted > i &&
+        r->wanted - i >= AHEAD_MIN &&
         !ahead_start(r, i))
         r->no_ahead = true;
-    if (r->ahead != NULL && r->ahead->taken == i)
+    if (r->ahead != NULL && r->ahead->taken == i && i < r->wanted)
         return ahead_take(r->ahead, i, out, segment_len(r, i));
     ahead_stop(r);
     return open_segment(r, i, out);
@@ -571,6 +574,21 @@ sse_reader_read(struct sse_reader *r, uint64_t off, void *buf, size_t cap,
         *got += n;
     }
     return 0;
+}
+
+/*
+ * Reads will end before plain offset `end`, so nothing past it is worth
+ * decrypting ahead: a short Range of a large body starts no helper, and
+ * a long one stops the helper where the Range ends.  Call before the
+ * first read.
+ */
+void
+sse_reader_limit(struct sse_reader *r, uint64_t end)
+{
+    uint64_t n = end / SEG + (end % SEG != 0);
+
+    if (n < r->wanted)
+        r->wanted = n;
 }
 
 /*

@@ -557,6 +557,36 @@ test_body_decrypt_ahead_many_readers(void **state)
     free(data);
 }
 
+/*
+ * A limit only bounds the reading ahead: a short one starts no helper, a
+ * long one stops it at the limit, and reads past either still work (the
+ * reader then decrypts on its own thread).
+ */
+static void
+test_body_decrypt_ahead_limited(void **state)
+{
+    struct fix *f = *state;
+    uint64_t size = 100 * SEG + 7, off;
+    uint8_t key[32], *data = pattern(size, 24);
+    struct sse_reader *r;
+    char id[BLOB_ID_LEN];
+
+    memset(key, 24, sizeof(key));
+    put_body(f, key, data, size, 3 * SEG, id);
+    assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
+    sse_reader_limit(r, 2 * SEG + 1);
+    for (off = 0; off < size; off += 4 * SEG)
+        check_range(r, data, size, off, 4 * SEG);
+    sse_reader_close(r);
+
+    assert_int_equal(sse_reader_open(f->bs, id, key, size, &r), 0);
+    sse_reader_limit(r, 80 * SEG);
+    for (off = 0; off < size; off += 3 * SEG)
+        check_range(r, data, size, off, 3 * SEG);
+    sse_reader_close(r);
+    free(data);
+}
+
 /* A tampered segment deep in a body read ahead fails there, with every
  * byte before it delivered and none after. */
 static void
@@ -2095,6 +2125,7 @@ main(void)
         BLOB_TEST(test_body_decrypt_ahead),
         BLOB_TEST(test_body_decrypt_ahead_tamper),
         BLOB_TEST(test_body_decrypt_ahead_many_readers),
+        BLOB_TEST(test_body_decrypt_ahead_limited),
         BLOB_TEST(test_body_truncate_and_append),
         BLOB_TEST(test_body_reorder),
         BLOB_TEST(test_body_bad_headers),
