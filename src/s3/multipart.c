@@ -445,7 +445,7 @@ complete_reply(struct s3_req *r, const struct meta_upload *u,
     s3_quote_etag(o->etag, etag, sizeof(etag));
     s3_xml_open(&b, "CompleteMultipartUploadResult");
     buf_printf(&b, "<Location>%s://", r->x->req.secure ? "https" : "http");
-    buf_put_xml(&b, host ? host : "localhost");
+    s3_xml_put(&b, host ? host : "localhost");
     buf_putc(&b, '/');
     buf_put_xml(&b, o->bucket);
     buf_putc(&b, '/');
