@@ -309,33 +309,3 @@ kms_json_b64(json_t *obj, const char *name, const void *p, size_t len)
     free(text);
     return rc;
 }
-
-/*
- * Append s as a JSON string to b.  Runs of characters that need no escape
- * go in one copy each (buf_put_json_str goes a character at a time, which
- * made it most of the cost of a reply's base64 members); the rest become
- * \" \\ or \u00XX.  The bytes are UTF-8 already (they came through
- * jansson or from coffer itself).
- */
-void
-kms_put_json_str(struct buf *b, const char *s)
-{
-    const char *run = s;
-    unsigned char ch;
-
-    buf_putc(b, '"');
-    for (;; s++) {
-        ch = (unsigned char)*s;
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        buf_append(b, run, (size_t)(s - run));
-        if (ch == '\0')
-            break;
-        if (ch == '"' || ch == '\\')
-            buf_printf(b, "\\%c", ch);
-        else
-            buf_printf(b, "\\u%04x", ch);
-        run = s + 1;
-    }
-    buf_putc(b, '"');
-}

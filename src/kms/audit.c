@@ -331,7 +331,7 @@ put_str(struct buf *b, const char *name, const char *s)
     buf_puts(b, b->len > 1 ? ",\"" : "\"");
     buf_puts(b, name);
     buf_puts(b, "\":");
-    kms_put_json_str(b, s);
+    buf_put_json_str(b, s);
 }
 
 /* ,"encryptionContext":{...}: its members are strings (checked when the
@@ -351,10 +351,10 @@ put_context(struct buf *b, const json_t *ctx)
         if (!first)
             buf_putc(b, ',');
         first = false;
-        kms_put_json_str(b, key);
+        buf_put_json_str(b, key);
         buf_putc(b, ':');
         if (json_is_string(val)) {
-            kms_put_json_str(b, json_string_value(val));
+            buf_put_json_str(b, json_string_value(val));
             continue;
         }
         text = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -301,9 +301,9 @@ put_members(struct kms_req *r, struct buf *out)
         json_object_foreach(r->res, key, val) {
             if (n++ > 0)
                 buf_putc(out, ',');
-            kms_put_json_str(out, key);
+            buf_put_json_str(out, key);
             buf_putc(out, ':');
-            kms_put_json_str(out, json_string_value(val));
+            buf_put_json_str(out, json_string_value(val));
         }
         return 0;
     }

@@ -168,8 +168,6 @@ int kms_json_time(json_t *obj, const char *name, int64_t ms);
 int kms_json_str(json_t *obj, const char *name, const char *s);
 /* Add a base64 string member; CERR_NOMEM. */
 int kms_json_b64(json_t *obj, const char *name, const void *p, size_t len);
-/* Append s to b as a JSON string (quoted, escaped). */
-void kms_put_json_str(struct buf *b, const char *s);
 
 /* ---- keys.c: identifiers and lookups ---------------------------------- */
 
